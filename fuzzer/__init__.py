@@ -1,0 +1,1 @@
+"""The fuzzer: operator specs, the generated graph, the Z3 generator."""

@@ -1,0 +1,357 @@
+"""Grow a random valid graph one operator at a time, solving each insertion with Z3.
+
+Existing tensors have concrete shapes; an insertion's unknowns are the new operator's symbolic
+attributes and the dims of the new leaves it creates. Its constraints are checked as assumptions
+in a fresh small solver (see `solve`), and the insertion is committed only when satisfiable, so
+the graph is valid after every step. Forward insertion consumes existing tensors; backward
+insertion replaces a leaf (an input or weight placeholder) by an operator producing exactly its
+type, whose operands are new leaves or existing tensors.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fuzzer.generate.config import GenConfig
+from fuzzer.generate.solve import SolveStats, solve
+from fuzzer.graph.model import Graph, Node, Tensor
+from fuzzer.spec import registry
+from fuzzer.spec.base import OpSpec, SpecError, TType
+from fuzzer.spec.draw import Draw, log_int
+from fuzzer.spec.dtypes import DType
+from fuzzer.spec.sym import prod
+
+
+@dataclass
+class GenStats:
+    attempts: int = 0
+    committed: int = 0
+    forward: int = 0
+    backward: int = 0
+    solver: SolveStats = field(default_factory=SolveStats)
+
+
+@dataclass
+class _Plan:
+    """An insertion under construction."""
+
+    spec: OpSpec
+    d: Draw
+    ins: list[TType] = field(default_factory=list)
+    names: list[str | None] = field(default_factory=list)  # None = new leaf
+    roles: list[str] = field(default_factory=list)  # role of each new leaf
+    binding: dict[str, DType] = field(default_factory=dict)
+
+
+class Generator:
+    """Generates one graph per call of `generate` from (seed, config); see module docstring."""
+
+    def __init__(self, config: GenConfig, seed: int):
+        self.cfg = config
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.specs = registry.select(config.opset, ops=list(config.ops), exclude=list(config.exclude_ops))
+        self.specs = [s for s in self.specs if self._usable(s)]
+        if not self.specs:
+            raise ValueError("no operator is usable with this configuration (ops, exclude_ops, dtypes, opset)")
+        self.backward_specs = [s for s in self.specs if s.backward]
+        self.stats = GenStats()
+        self.graph = Graph(opset=config.opset)
+        self._n = 0
+
+    # --- public -------------------------------------------------------------------------
+    def generate(self) -> Graph:
+        self._add_leaf(self._initial_type(), "input")
+        budget = self.cfg.max_nodes * self.cfg.tries_per_node
+        while len(self.graph.nodes) < self.cfg.max_nodes and budget > 0:
+            budget -= 1
+            self.stats.attempts += 1
+            forward = not self.backward_specs or self.rng.random() < self.cfg.forward_p
+            if self._insert(forward):
+                self.stats.committed += 1
+                if forward:
+                    self.stats.forward += 1
+                else:
+                    self.stats.backward += 1
+        self._finish()
+        return self.graph
+
+    # --- setup --------------------------------------------------------------------------
+    def _usable(self, s: OpSpec) -> bool:
+        t0 = s.input_tvar(0, self.cfg.opset) if s.inputs else None
+        if t0 is None:
+            return bool(s.backward)
+        return bool(s.type_set(t0, self.cfg.opset) & self.cfg.dtypes)
+
+    def _initial_type(self) -> TType:
+        """A first graph input that some enabled operator accepts (picked through a random op)."""
+        spec = self.rng.choice([s for s in self.specs if s.inputs] or self.specs)
+        dtypes = sorted(self.cfg.dtypes, key=lambda d: d.name)
+        if spec.inputs:
+            dtypes = sorted(spec.type_set(spec.input_tvar(0, self.cfg.opset), self.cfg.opset) & self.cfg.dtypes,
+                            key=lambda d: d.name) or dtypes
+        dt = DType.float32 if DType.float32 in dtypes and self.rng.random() < 0.4 else self.rng.choice(dtypes)
+        ranks = spec.ranks_of(0) if spec.inputs else None
+        max_rank = min(self.cfg.max_rank, spec.max_rank or self.cfg.max_rank)
+        if ranks:
+            rank = self.rng.choice([r for r in ranks if r <= self.cfg.max_rank] or list(ranks))
+        else:
+            rank = min(max(self.rng.choice([0, 1, 2, 3, 3, 4, 4, 4, 5]), spec.min_rank), max_rank)
+        return TType(dt, self._concrete_shape(rank))
+
+    def _concrete_shape(self, rank: int) -> tuple[int, ...]:
+        budget = self.cfg.max_elems
+        dims = []
+        for i in range(rank):
+            cap = max(1, min(self.cfg.max_dim, int(budget ** (1 / (rank - i)))))
+            v = log_int(self.rng, 1, cap, edge_p=0.25)
+            dims.append(v)
+            budget = max(1, budget // v)
+        return tuple(dims)
+
+    def _name(self) -> str:
+        self._n += 1
+        return f"t{self._n}"
+
+    def _add_leaf(self, tt: TType, role: str, domain=None) -> str:
+        name = self._name()
+        kw = {"domain": domain} if domain is not None else {}
+        self.graph.tensors[name] = Tensor(name, tt, role, **kw)
+        return name
+
+    # --- insertion ----------------------------------------------------------------------
+    def _draw(self, spec: OpSpec) -> Draw:
+        return Draw(self.rng, self.cfg.opset, f"n{len(self.graph.nodes)}", max_dim=self.cfg.max_dim)
+
+    def _insert(self, forward: bool) -> bool:
+        try:
+            if forward:
+                return self._forward(self.rng.choice(self.specs))
+            return self._backward(self.rng.choice(self.backward_specs))
+        except SpecError:
+            return False
+
+    def _allowed(self, spec: OpSpec, k: int, tt: TType) -> bool:
+        ranks = spec.ranks_of(k)
+        max_rank = spec.max_rank if spec.max_rank is not None else self.cfg.max_rank
+        if ranks is None:
+            return spec.min_rank <= tt.rank <= max_rank
+        return tt.rank in ranks
+
+    def _types(self, spec: OpSpec, k: int, plan: _Plan) -> list[DType]:
+        tv = spec.input_tvar(k, self.cfg.opset)
+        if tv in plan.binding:
+            return [plan.binding[tv]]
+        allowed = spec.type_set(tv, self.cfg.opset)
+        ok = sorted(allowed & self.cfg.dtypes, key=lambda d: d.name)
+        return ok or sorted(allowed, key=lambda d: d.name)  # e.g. int64 indices even if not asked for
+
+    def _n_inputs(self, spec: OpSpec) -> int:
+        return self.rng.randint(*spec.arity) if spec.arity else len(spec.inputs)
+
+    def _forward(self, spec: OpSpec) -> bool:
+        if not spec.inputs:
+            return False
+        plan = _Plan(spec, self._draw(spec))
+        n_in = self._n_inputs(spec)
+        for k in range(n_in):
+            dtypes = self._types(spec, k, plan)
+            tv = spec.input_tvar(k, self.cfg.opset)
+            existing = [
+                n
+                for n, t in self.graph.tensors.items()
+                if t.ttype.dtype in dtypes and self._allowed(spec, k, t.ttype) and self._usable_operand(t)
+            ]
+            role = spec.input_at(k).role
+            if k == 0 or (role == "data" and existing and self.rng.random() < 0.3):
+                if not existing:
+                    return False
+                name = self._pick_existing(existing)
+                self._narrow(name, spec.input_at(k).domain)
+                plan.names.append(name)
+                plan.ins.append(self.graph.tensors[name].ttype)
+                plan.roles.append("")
+            else:
+                dt = self.rng.choice(dtypes)
+                rank = spec.leaf_rank(k, plan.ins, plan.d)
+                ref = plan.ins[0].shape
+                shape = tuple(
+                    plan.d.dim(f"in{k}", prefer=self._aligned(ref, rank, i)) for i in range(rank)
+                )
+                plan.names.append(None)
+                plan.ins.append(TType(dt, shape))
+                plan.roles.append("weight" if role == "weight" else self._leaf_role())
+            plan.binding.setdefault(tv, plan.ins[-1].dtype)
+        return self._commit(plan, target=None)
+
+    def _backward(self, spec: OpSpec) -> bool:
+        leaves = [n for n, t in self.graph.tensors.items() if t.role in ("input", "weight")]
+        if not leaves:
+            return False
+        target = self.rng.choice(leaves)
+        tt = self.graph.tensors[target].ttype
+        out_tv = spec.output_tvars(self.cfg.opset)[0]
+        if tt.dtype not in spec.type_set(out_tv, self.cfg.opset):
+            return False
+        plan = _Plan(spec, self._draw(spec), binding={out_tv: tt.dtype})
+        n_in = self._n_inputs(spec) if spec.inputs else 0
+        ranks = spec.backward_ranks(tt.rank, n_in, plan.d)
+        if ranks is None:
+            return False
+        if n_in == 0 and self.graph.tensors[target].role == "input" and len(self.graph.inputs) == 1:
+            return False  # keep at least one graph input
+        below = self._descendants(target)
+        role = self.graph.tensors[target].role
+        for k in range(n_in):
+            dtypes = self._types(spec, k, plan)
+            tv = spec.input_tvar(k, self.cfg.opset)
+            reuse = [
+                n
+                for n, t in self.graph.tensors.items()
+                if t.ttype.dtype in dtypes and t.ttype.rank == ranks[k] and n not in below and n != target
+            ]
+            if spec.input_at(k).role == "data" and reuse and self.rng.random() < 0.25:
+                name = self._pick_existing(reuse)
+                plan.names.append(name)
+                plan.ins.append(self.graph.tensors[name].ttype)
+                plan.roles.append("")
+            else:
+                shape = tuple(plan.d.dim(f"in{k}", prefer=self._aligned(tt.shape, ranks[k], i)) for i in range(ranks[k]))
+                plan.names.append(None)
+                plan.ins.append(TType(self.rng.choice(dtypes), shape))
+                plan.roles.append("weight" if spec.input_at(k).role == "weight" else role)
+            plan.binding.setdefault(tv, plan.ins[-1].dtype)
+        return self._commit(plan, target=target)
+
+    def _commit(self, plan: _Plan, target: str | None) -> bool:
+        spec, d, cfg = plan.spec, plan.d, self.cfg
+        a = spec.attrs(d, plan.ins)
+        outs = spec.infer(plan.ins, a)
+        out_dtypes = spec.out_dtypes(plan.ins, a, plan.binding, cfg.opset)
+        if any(dt not in cfg.dtypes and dt not in (DType.int64, DType.bool) for dt in out_dtypes):
+            return False
+        conds = list(spec.requires(plan.ins, a))
+        for shape in outs:
+            conds += [x >= 1 for x in shape] + [x <= cfg.max_elems for x in shape]
+        if target is not None:
+            want = self.graph.tensors[target].ttype
+            if len(outs[0]) != want.rank or out_dtypes[0] != want.dtype:
+                return False
+            conds += [x == y for x, y in zip(outs[0], want.shape)]
+        sol = solve(conds, d.vars, self.rng, budget=cfg.solver_budget, stats=self.stats.solver)
+        if sol is None:
+            return False
+        ins = [TType(t.dtype, tuple(sol(list(t.shape)))) for t in plan.ins]
+        out_types = [TType(dt, tuple(sol(list(s)))) for dt, s in zip(out_dtypes, outs)]
+        a = {k: sol(v) for k, v in a.items()}
+        new_elems = sum(prod(t.shape) for t in out_types) + sum(
+            prod(t.shape) for t, n in zip(ins, plan.names) if n is None
+        )
+        if any(prod(t.shape) > cfg.max_elems for t in out_types + ins):
+            return False
+        if self._total_elems() + new_elems > cfg.max_total_elems:
+            return False
+        a = spec.finalize(self._np_rng(), ins, a)
+        names = []
+        for k, (n, t) in enumerate(zip(plan.names, ins)):
+            if n is None:
+                n = self._add_leaf(t, plan.roles[k], spec.input_at(k).domain)
+            names.append(n)
+        out_names = []
+        for i, t in enumerate(out_types):
+            if i == 0 and target is not None:
+                self.graph.tensors[target].role = "node"
+                out_names.append(target)
+            else:
+                name = self._name()
+                self.graph.tensors[name] = Tensor(name, t, "node")
+                out_names.append(name)
+        self.graph.nodes.append(Node(spec.name(), names, out_names, a))
+        return True
+
+    # --- helpers ------------------------------------------------------------------------
+    def _usable_operand(self, t: Tensor) -> bool:
+        return True
+
+    def _narrow(self, name: str, domain) -> None:
+        t = self.graph.tensors[name]
+        if t.role != "node":
+            t.domain = t.domain.meet(domain)
+
+    def _pick_existing(self, names: list[str]) -> str:
+        # favour recent tensors so graphs grow deep, but keep every tensor reachable
+        if self.rng.random() < 0.5:
+            return names[-1 - min(len(names) - 1, int(self.rng.expovariate(0.7)))]
+        return self.rng.choice(names)
+
+    def _aligned(self, ref: tuple, rank: int, i: int) -> int | None:
+        """Preferred value of dim i of a new leaf: the right-aligned dim of `ref`, often."""
+        j = len(ref) - rank + i
+        if 0 <= j < len(ref) and isinstance(ref[j], int) and self.rng.random() < 0.85:
+            return 1 if self.rng.random() < 0.1 else ref[j]
+        return None
+
+    def _leaf_role(self) -> str:
+        return "weight" if self.rng.random() < 0.35 else "input"
+
+    def _descendants(self, name: str) -> set[str]:
+        out = {name}
+        # insertion order is not topological after backward steps, so iterate to a fixed point
+        changed = True
+        while changed:
+            changed = False
+            for node in self.graph.nodes:
+                if any(i in out for i in node.inputs) and not all(o in out for o in node.outputs):
+                    out.update(node.outputs)
+                    changed = True
+        return out
+
+    def _total_elems(self) -> int:
+        return sum(prod(t.ttype.shape) for t in self.graph.tensors.values())
+
+    def _np_rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.rng.getrandbits(63))
+
+    # --- finishing ----------------------------------------------------------------------
+    def _finish(self) -> None:
+        g = self.graph
+        g.toposort()
+        consumers = g.consumers()
+        for name, t in list(g.tensors.items()):
+            if t.role != "node" and not consumers[name]:
+                del g.tensors[name]  # a leaf nothing reads (its producer was never made)
+        outs = [n for n, t in g.tensors.items() if t.role == "node" and not consumers[n]]
+        outs += [
+            n for n, t in g.tensors.items() if t.role == "node" and consumers[n] and self.rng.random() < self.cfg.output_p
+        ]
+        order = {n: i for i, n in enumerate(g.tensors)}
+        g.outputs = sorted(set(outs), key=order.__getitem__)
+        if not g.inputs:
+            weights = g.weights
+            if weights:
+                g.tensors[weights[0]].role = "input"
+        rng = self._np_rng()
+        for n in g.weights:
+            g.values[n] = leaf_values(rng, g.tensors[n])
+
+
+def leaf_values(rng: np.random.Generator, t: Tensor) -> np.ndarray:
+    """Random values for a leaf within its operator's domain, in its dtype."""
+    dt, shape = t.ttype.dtype, tuple(t.ttype.shape)
+    lo, hi = t.domain.lo, t.domain.hi
+    if dt == DType.bool:
+        return rng.random(shape) < 0.5
+    if dt.is_int:
+        info = np.iinfo(dt.numpy)
+        lo_i, hi_i = max(int(np.floor(lo)), info.min), min(int(np.ceil(hi)), info.max)
+        return rng.integers(lo_i, hi_i + 1, size=shape).astype(dt.numpy)
+    return rng.uniform(lo, hi, size=shape).astype(dt.numpy)
+
+
+def generate(config: GenConfig, seed: int) -> tuple[Graph, GenStats]:
+    """One graph for (config, seed), with the generator's statistics."""
+    g = Generator(config, seed)
+    return g.generate(), g.stats

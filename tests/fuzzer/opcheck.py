@@ -1,0 +1,77 @@
+"""Run one generated graph three ways (torch specs, onnx.reference, ONNX Runtime) and compare."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx.reference import ReferenceEvaluator
+
+from fuzzer.generate.generator import leaf_values
+from fuzzer.graph.model import Graph
+from fuzzer.graph.torch_run import run_torch
+from fuzzer.spec.dtypes import DType
+
+TOL = {
+    DType.float16: (1e-2, 2e-3),
+    DType.bfloat16: (4e-2, 2e-2),
+    DType.float32: (2e-4, 1e-5),
+    DType.float64: (1e-8, 1e-10),
+}
+
+
+def feeds_for(graph: Graph, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {n: leaf_values(rng, graph.tensors[n]) for n in graph.inputs}
+
+
+# onnx.reference computes float16/bfloat16 in that precision step by step (a sum of n values
+# accumulates n roundings), where torch and ORT accumulate in float32; judge it more loosely there.
+LOOSE = {DType.float16: (2e-2, 2e-2), DType.bfloat16: (8e-2, 8e-2)}
+
+
+def assert_close(name: str, dtype: DType, want: np.ndarray, got: np.ndarray, what: str, loose=False) -> None:
+    got = np.asarray(got)
+    assert tuple(got.shape) == tuple(want.shape), f"{what}: {name} shape {got.shape} != {want.shape}"
+    if dtype.is_float:
+        rtol, atol = LOOSE[dtype] if loose and dtype in LOOSE else TOL[dtype]
+        w, g = want.astype(np.float64), got.astype(np.float64)
+        scale = max(1.0, float(np.nanmax(np.abs(w), initial=0.0)))
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True, err_msg=f"{what}: {name}")
+    else:
+        np.testing.assert_array_equal(got.astype(want.dtype), want, err_msg=f"{what}: {name}")
+
+
+def ort_session(model: onnx.ModelProto):
+    """An ORT session, or None when ORT has no kernel for this op/dtype (a support gap)."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.intra_op_num_threads = 1
+    try:
+        return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises its own exception types; NOT_IMPLEMENTED is a gap
+        if "NOT_IMPLEMENTED" in str(e) or "Could not find an implementation" in str(e):
+            return None
+        raise
+
+
+def check_three_ways(graph: Graph, model: onnx.ModelProto, seed: int) -> dict[str, str]:
+    """Compare torch specs with onnx.reference and ORT. Returns notes on support gaps."""
+    notes = {}
+    feeds = feeds_for(graph, seed)
+    want = run_torch(graph, feeds)
+    for n in graph.outputs:
+        t = graph.tensors[n].ttype
+        assert want[n].dtype == t.dtype.numpy, f"torch spec gives {want[n].dtype} for {n}, spec says {t.dtype}"
+        assert tuple(want[n].shape) == tuple(t.shape), f"torch gives shape {want[n].shape} for {n}, spec {t.shape}"
+    ref = ReferenceEvaluator(model).run(None, feeds)
+    for n, r in zip(graph.outputs, ref):
+        assert_close(n, graph.tensors[n].ttype.dtype, want[n], r, "onnx.reference vs torch spec", loose=True)
+    sess = ort_session(model)
+    if sess is None:
+        notes["ort"] = "no kernel"
+        return notes
+    got = sess.run(None, feeds)
+    for n, r in zip(graph.outputs, got):
+        assert_close(n, graph.tensors[n].ttype.dtype, want[n], r, "onnxruntime vs torch spec")
+    return notes
