@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 import numpy as np
+import z3
 
 from fuzzer.generate.config import GenConfig
 from fuzzer.generate.solve import SolveStats, solve
@@ -23,6 +24,10 @@ from fuzzer.spec.base import OpSpec, SpecError, TType
 from fuzzer.spec.draw import Draw, log_int
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.sym import prod
+
+
+class _NotPlain(Exception):
+    """An attribute holds a compound Z3 expression, so the fast path does not apply."""
 
 
 @dataclass
@@ -91,8 +96,13 @@ class Generator:
         spec = self.rng.choice([s for s in self.specs if s.inputs] or self.specs)
         dtypes = sorted(self.cfg.dtypes, key=lambda d: d.name)
         if spec.inputs:
-            dtypes = sorted(spec.type_set(spec.input_tvar(0, self.cfg.opset), self.cfg.opset) & self.cfg.dtypes,
-                            key=lambda d: d.name) or dtypes
+            dtypes = (
+                sorted(
+                    spec.type_set(spec.input_tvar(0, self.cfg.opset), self.cfg.opset) & self.cfg.dtypes,
+                    key=lambda d: d.name,
+                )
+                or dtypes
+            )
         dt = DType.float32 if DType.float32 in dtypes and self.rng.random() < 0.4 else self.rng.choice(dtypes)
         ranks = spec.ranks_of(0) if spec.inputs else None
         max_rank = min(self.cfg.max_rank, spec.max_rank or self.cfg.max_rank)
@@ -178,9 +188,7 @@ class Generator:
                 dt = self.rng.choice(dtypes)
                 rank = spec.leaf_rank(k, plan.ins, plan.d)
                 ref = plan.ins[0].shape
-                shape = tuple(
-                    plan.d.dim(f"in{k}", prefer=self._aligned(ref, rank, i)) for i in range(rank)
-                )
+                shape = tuple(plan.d.dim(f"in{k}", prefer=self._aligned(ref, rank, i)) for i in range(rank))
                 plan.names.append(None)
                 plan.ins.append(TType(dt, shape))
                 plan.roles.append("weight" if role == "weight" else self._leaf_role())
@@ -191,7 +199,9 @@ class Generator:
         leaves = [n for n, t in self.graph.tensors.items() if t.role in ("input", "weight")]
         if not leaves:
             return False
-        target = self.rng.choice(leaves)
+        weights = [n for n in leaves if self.graph.tensors[n].role == "weight"]
+        # producing a weight from weights makes an all-constant subexpression (constant folding paths)
+        target = self.rng.choice(weights if weights and self.rng.random() < 0.4 else leaves)
         tt = self.graph.tensors[target].ttype
         out_tv = spec.output_tvars(self.cfg.opset)[0]
         if tt.dtype not in spec.type_set(out_tv, self.cfg.opset):
@@ -219,34 +229,77 @@ class Generator:
                 plan.ins.append(self.graph.tensors[name].ttype)
                 plan.roles.append("")
             else:
-                shape = tuple(plan.d.dim(f"in{k}", prefer=self._aligned(tt.shape, ranks[k], i)) for i in range(ranks[k]))
+                shape = tuple(
+                    plan.d.dim(f"in{k}", prefer=self._aligned(tt.shape, ranks[k], i)) for i in range(ranks[k])
+                )
                 plan.names.append(None)
                 plan.ins.append(TType(self.rng.choice(dtypes), shape))
                 plan.roles.append("weight" if spec.input_at(k).role == "weight" else role)
             plan.binding.setdefault(tv, plan.ins[-1].dtype)
         return self._commit(plan, target=target)
 
-    def _commit(self, plan: _Plan, target: str | None) -> bool:
-        spec, d, cfg = plan.spec, plan.d, self.cfg
-        a = spec.attrs(d, plan.ins)
-        outs = spec.infer(plan.ins, a)
-        out_dtypes = spec.out_dtypes(plan.ins, a, plan.binding, cfg.opset)
+    def _constraints(self, plan: _Plan, ins: list[TType], a: dict, target: str | None):
+        """Output shapes, dtypes and every validity condition of the insertion, or None if impossible."""
+        spec, cfg = plan.spec, self.cfg
+        outs = spec.infer(ins, a)
+        out_dtypes = spec.out_dtypes(ins, a, plan.binding, cfg.opset)
         if any(dt not in cfg.dtypes and dt not in (DType.int64, DType.bool) for dt in out_dtypes):
-            return False
-        conds = list(spec.requires(plan.ins, a))
+            return None
+        conds = list(spec.requires(ins, a))
         for shape in outs:
             conds += [x >= 1 for x in shape] + [x <= cfg.max_elems for x in shape]
         if target is not None:
             want = self.graph.tensors[target].ttype
             if len(outs[0]) != want.rank or out_dtypes[0] != want.dtype:
-                return False
+                return None
             conds += [x == y for x, y in zip(outs[0], want.shape)]
-        sol = solve(conds, d.vars, self.rng, budget=cfg.solver_budget, stats=self.stats.solver)
-        if sol is None:
-            return False
-        ins = [TType(t.dtype, tuple(sol(list(t.shape)))) for t in plan.ins]
-        out_types = [TType(dt, tuple(sol(list(s)))) for dt, s in zip(out_dtypes, outs)]
-        a = {k: sol(v) for k, v in a.items()}
+        return outs, out_dtypes, conds
+
+    def _preferred(self, plan: _Plan, a: dict, target: str | None):
+        """The insertion with every symbolic int at its preferred value, if that is already valid.
+
+        Evaluating the spec's rules on plain ints is much cheaper than a solver call, and the
+        preferred values are the random draws we want anyway; Z3 is asked only when they conflict.
+        """
+        prefs = {v.var.get_id(): v.prefer for v in plan.d.vars}
+
+        def sub(x):
+            if isinstance(x, (list, tuple)):
+                return type(x)(sub(v) for v in x)
+            if isinstance(x, z3.ExprRef):
+                if x.get_id() not in prefs:
+                    raise _NotPlain
+                return prefs[x.get_id()]
+            return x
+
+        try:
+            ins = [TType(t.dtype, sub(t.shape)) for t in plan.ins]
+            a_c = {k: sub(v) for k, v in a.items()}
+            got = self._constraints(plan, ins, a_c, target)
+        except _NotPlain:
+            return None
+        if got is None or not all(c is True for c in got[2]):
+            return None
+        outs, out_dtypes, _ = got
+        return ins, [TType(dt, tuple(s)) for dt, s in zip(out_dtypes, outs)], a_c
+
+    def _commit(self, plan: _Plan, target: str | None) -> bool:
+        spec, d, cfg = plan.spec, plan.d, self.cfg
+        a = spec.attrs(d, plan.ins)
+        fast = self._preferred(plan, a, target) if d.vars else None
+        if fast is not None:
+            ins, out_types, a = fast
+        else:
+            got = self._constraints(plan, plan.ins, a, target)
+            if got is None:
+                return False
+            outs, out_dtypes, conds = got
+            sol = solve(conds, d.vars, self.rng, budget=cfg.solver_budget, stats=self.stats.solver)
+            if sol is None:
+                return False
+            ins = [TType(t.dtype, tuple(sol(list(t.shape)))) for t in plan.ins]
+            out_types = [TType(dt, tuple(sol(list(s)))) for dt, s in zip(out_dtypes, outs)]
+            a = {k: sol(v) for k, v in a.items()}
         new_elems = sum(prod(t.shape) for t in out_types) + sum(
             prod(t.shape) for t, n in zip(ins, plan.names) if n is None
         )
@@ -325,7 +378,9 @@ class Generator:
                 del g.tensors[name]  # a leaf nothing reads (its producer was never made)
         outs = [n for n, t in g.tensors.items() if t.role == "node" and not consumers[n]]
         outs += [
-            n for n, t in g.tensors.items() if t.role == "node" and consumers[n] and self.rng.random() < self.cfg.output_p
+            n
+            for n, t in g.tensors.items()
+            if t.role == "node" and consumers[n] and self.rng.random() < self.cfg.output_p
         ]
         order = {n: i for i, n in enumerate(g.tensors)}
         g.outputs = sorted(set(outs), key=order.__getitem__)

@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` (the main job) and `make test` (the test suite).
+# Both set up a virtual environment in .venv from scratch on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= runs/models
+COUNT ?= 100
+MAX_NODES ?= 20
+
+.PHONY: run test setup lint bench
+
+$(VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/tensorsmith generate -o $(OUT) --count $(COUNT) --max-nodes $(MAX_NODES)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup lint
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/gen_bench.py

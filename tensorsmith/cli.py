@@ -1,0 +1,107 @@
+"""The `tensorsmith` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="tensorsmith: find bugs in deep-learning compilers, runtimes and converters by differential fuzzing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _split(value: str | None) -> list[str]:
+    return [x.strip() for x in value.split(",") if x.strip()] if value else []
+
+
+def _config(max_nodes: int, opset: int, dtypes: str | None, ops: str | None, exclude_ops: str | None, **kw):
+    from fuzzer.generate.config import GenConfig
+    from fuzzer.spec import registry
+    from fuzzer.spec.dtypes import ALL, DType
+
+    try:
+        dts = frozenset(DType.parse(x) for x in _split(dtypes)) if dtypes else ALL
+        op_list, ex_list = _split(ops), _split(exclude_ops)
+        registry.select(opset, ops=op_list, exclude=ex_list)  # validates the names
+        return GenConfig(
+            max_nodes=max_nodes, opset=opset, dtypes=dts, ops=tuple(op_list), exclude_ops=tuple(ex_list), **kw
+        )
+    except ValueError as e:
+        _fail(str(e))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Directory to write one folder per model into.")],
+    seed: Annotated[int, typer.Option(help="Seed of the first model; model i uses seed + i.")] = 0,
+    count: Annotated[int, typer.Option(min=1, help="How many models to generate.")] = 1,
+    max_nodes: Annotated[int, typer.Option(min=1, max=500, help="Operators to insert per model (at most).")] = 10,
+    opset: Annotated[int, typer.Option(help="ONNX opset of the models (13-28).")] = 21,
+    dtypes: Annotated[str | None, typer.Option(help="Comma-separated dtypes, e.g. float32,int64.")] = None,
+    ops: Annotated[str | None, typer.Option(help="Only these operators (names or ONNX op types).")] = None,
+    exclude_ops: Annotated[str | None, typer.Option(help="Never these operators.")] = None,
+    max_elems: Annotated[int, typer.Option(min=1, help="Largest number of elements in one tensor.")] = 4096,
+    check: Annotated[bool, typer.Option(help="Validate each model (ONNX checker and shape inference).")] = True,
+) -> None:
+    """Generate random valid ONNX models: model.onnx and meta.json per model."""
+    from rich.progress import Progress
+
+    from fuzzer.generate.generator import generate as gen
+    from fuzzer.generate.output import graph_meta, write_model
+    from fuzzer.graph.onnx_io import to_onnx
+    from fuzzer.graph.validate import InvalidModel, validate
+
+    cfg = _config(max_nodes, opset, dtypes, ops, exclude_ops, max_elems=max_elems)
+    invalid = 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("generating", total=count)
+        for i in range(count):
+            s = seed + i
+            try:
+                graph, stats = gen(cfg, s)
+            except ValueError as e:
+                _fail(str(e))
+            model = to_onnx(graph)
+            if check:
+                try:
+                    validate(graph, model)
+                except InvalidModel as e:
+                    invalid += 1
+                    typer.echo(f"seed {s}: INVALID model (a tensorsmith bug): {e}", err=True)
+            write_model(out / f"seed-{s}", model, graph_meta(graph, s, cfg, stats))
+            progress.advance(task)
+    typer.echo(f"wrote {count} models to {out}" + (f" ({invalid} invalid)" if invalid else ""))
+    if invalid:
+        raise typer.Exit(code=1)
+
+
+@app.command("ops")
+def list_ops(
+    opset: Annotated[int, typer.Option(help="Show what is available at this opset.")] = 21,
+) -> None:
+    """List the operators tensorsmith generates, with their input dtypes."""
+    from fuzzer.spec import registry
+
+    specs = registry.select(opset)
+    for s in specs:
+        dts = sorted(d.name for d in s.type_set(s.input_tvar(0, opset), opset)) if s.inputs else []
+        typer.echo(f"{s.name():24} {s.op_type:22} {','.join(dts)}")
+    typer.echo(f"{len(specs)} operators, {len({s.op_type for s in specs})} ONNX op types at opset {opset}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
