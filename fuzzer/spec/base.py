@@ -193,7 +193,7 @@ class OpSpec:
         raise KeyError(f"{self.name()}: no type constraint {tvar} in schema of {self.op_type}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(op_type: str, opset: int):
     try:
         return onnx.defs.get_schema(op_type, opset)

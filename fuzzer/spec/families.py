@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from fuzzer.spec.base import Input, OpSpec, TType
 from fuzzer.spec.draw import Draw

@@ -6,12 +6,11 @@ Shape rules are written once with these helpers; the generator evaluates them on
 
 from __future__ import annotations
 
-from typing import Union
 
 import z3
 
-Dim = Union[int, z3.ArithRef]
-Cond = Union[bool, z3.BoolRef]
+Dim = int | z3.ArithRef
+Cond = bool | z3.BoolRef
 
 
 def is_concrete(x: object) -> bool:
