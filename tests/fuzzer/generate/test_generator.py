@@ -81,3 +81,19 @@ def test_bad_config_names_the_value() -> None:
         GenConfig(max_rank=9)
     with pytest.raises(ValueError, match="opset=7"):
         GenConfig(opset=7)
+
+
+def test_identical_bytes_across_processes(tmp_path) -> None:
+    """Set iteration order (PYTHONHASHSEED) or other process state must not leak into a model."""
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for hashseed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hashseed)
+        out = tmp_path / f"h{hashseed}"
+        cmd = [sys.executable, "-m", "tensorsmith.cli", "generate", "-o", str(out), "--seed", "5", "--count", "3"]
+        subprocess.run(cmd + ["--max-nodes", "25"], check=True, env=env, capture_output=True)
+        digests.append([(out / f"seed-{s}" / "model.onnx").read_bytes() for s in (5, 6, 7)])
+    assert digests[0] == digests[1]
