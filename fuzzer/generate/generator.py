@@ -394,16 +394,20 @@ class Generator:
 
 
 def leaf_values(rng: np.random.Generator, t: Tensor) -> np.ndarray:
-    """Random values for a leaf within its operator's domain, in its dtype."""
+    """Random values for a leaf within its operator's domain, in its dtype (always an ndarray)."""
     dt, shape = t.ttype.dtype, tuple(t.ttype.shape)
     lo, hi = t.domain.lo, t.domain.hi
     if dt == DType.bool:
-        return rng.random(shape) < 0.5
+        return np.asarray(rng.random(shape) < 0.5)
     if dt.is_int:
         info = np.iinfo(dt.numpy)
         lo_i, hi_i = max(int(np.floor(lo)), info.min), min(int(np.ceil(hi)), info.max)
-        return rng.integers(lo_i, hi_i + 1, size=shape).astype(dt.numpy)
-    return rng.uniform(lo, hi, size=shape).astype(dt.numpy)
+        return np.asarray(rng.integers(lo_i, hi_i + 1, size=shape), dtype=dt.numpy)
+    vals = rng.uniform(lo, hi, size=shape)
+    if t.domain.specials and vals.size:
+        mask = rng.random(shape) < 0.2
+        vals = np.where(mask, rng.choice(np.array(t.domain.specials, dtype=np.float64), size=shape), vals)
+    return np.asarray(vals, dtype=dt.numpy)
 
 
 def generate(config: GenConfig, seed: int) -> tuple[Graph, GenStats]:

@@ -21,6 +21,7 @@ class Emitter:
         self.inputs = list(node.inputs)
         self.outputs = list(node.outputs)
         self.opset = model.graph.opset
+        self.in_dtypes = [model.graph.tensors[i].ttype.dtype for i in node.inputs]
         self._node = node
 
     def const(self, value: Any, dtype=np.int64, hint: str = "c") -> str:

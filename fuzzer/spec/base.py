@@ -36,11 +36,13 @@ class Domain:
 
     lo: float = -3.0
     hi: float = 3.0
+    specials: tuple[float, ...] = ()  # values worth sprinkling in (inf, nan, exact halves, ...)
 
     def meet(self, other: Domain) -> Domain:
         """The narrower of two domains (used when a leaf feeds an op with a restricted domain)."""
         lo, hi = max(self.lo, other.lo), min(self.hi, other.hi)
-        return Domain(lo, hi) if lo < hi else other
+        specials = tuple(dict.fromkeys(self.specials + other.specials))
+        return Domain(lo, hi, specials) if lo < hi else other
 
 
 DEFAULT_DOMAIN = Domain()

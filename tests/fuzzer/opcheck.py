@@ -67,6 +67,10 @@ def check_three_ways(graph: Graph, model: onnx.ModelProto, seed: int) -> dict[st
     ref = ReferenceEvaluator(model).run(None, feeds)
     for n, r in zip(graph.outputs, ref):
         assert_close(n, graph.tensors[n].ttype.dtype, want[n], r, "onnx.reference vs torch spec", loose=True)
+    if any(graph.tensors[n].ttype.dtype == DType.bfloat16 for n in graph.inputs + graph.outputs):
+        # ORT's Python API neither takes nor returns bfloat16 numpy arrays
+        notes["ort"] = "bfloat16 at the graph boundary"
+        return notes
     sess = ort_session(model)
     if sess is None:
         notes["ort"] = "no kernel"
