@@ -133,8 +133,9 @@ class Generator:
         return name
 
     # --- insertion ----------------------------------------------------------------------
-    def _draw(self, spec: OpSpec) -> Draw:
-        return Draw(self.rng, self.cfg.opset, f"n{len(self.graph.nodes)}", max_dim=self.cfg.max_dim)
+    def _draw(self, spec: OpSpec, target: TType | None = None) -> Draw:
+        prefix = f"n{len(self.graph.nodes)}"
+        return Draw(self.rng, self.cfg.opset, prefix, self.cfg.max_dim, self.cfg.max_elems, target)
 
     def _insert(self, forward: bool) -> bool:
         try:
@@ -206,7 +207,7 @@ class Generator:
         out_tv = spec.output_tvars(self.cfg.opset)[0]
         if tt.dtype not in spec.type_set(out_tv, self.cfg.opset):
             return False
-        plan = _Plan(spec, self._draw(spec), binding={out_tv: tt.dtype})
+        plan = _Plan(spec, self._draw(spec, tt), binding={out_tv: tt.dtype})
         n_in = self._n_inputs(spec) if spec.inputs else 0
         ranks = spec.backward_ranks(tt.rank, n_in, plan.d)
         if ranks is None:

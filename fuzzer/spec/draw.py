@@ -53,6 +53,8 @@ class Draw:
     opset: int
     prefix: str
     max_dim: int = 64
+    max_elems: int = 4096  # the generator rejects any tensor with more elements
+    target: object = None  # backward insertion: the TType the op must produce (None when forward)
     vars: list[SymVar] = field(default_factory=list)
 
     # --- concrete draws -------------------------------------------------------------------

@@ -55,6 +55,22 @@ def ort_session(model: onnx.ModelProto):
         raise
 
 
+def reference_bugs(graph: Graph) -> list[str]:
+    """Known onnx.reference bugs this graph triggers (valid ONNX it computes wrongly or rejects)."""
+    found = []
+    for n in graph.nodes:
+        if n.op == "Pad" and any(p < 0 for p in n.attrs["_pads"]):
+            found.append("onnx.reference Pad: np.pad rejects negative (cropping) pads")
+        if n.op == "Slice":
+            shape = graph.tensors[n.inputs[0]].ttype.shape
+            r = len(shape)
+            axes = list(range(r)) if n.attrs["_axes"] is None else [a % r for a in n.attrs["_axes"]]
+            steps = n.attrs["_steps"] or [1] * len(axes)
+            if any(k < 0 and st < -shape[ax] for ax, st, k in zip(axes, n.attrs["_starts"], steps)):
+                found.append("onnx.reference Slice: start below -dim with a negative step is not clamped")
+    return found
+
+
 def check_three_ways(graph: Graph, model: onnx.ModelProto, seed: int) -> dict[str, str]:
     """Compare torch specs with onnx.reference and ORT. Returns notes on support gaps."""
     notes = {}
@@ -64,9 +80,13 @@ def check_three_ways(graph: Graph, model: onnx.ModelProto, seed: int) -> dict[st
         t = graph.tensors[n].ttype
         assert want[n].dtype == t.dtype.numpy, f"torch spec gives {want[n].dtype} for {n}, spec says {t.dtype}"
         assert tuple(want[n].shape) == tuple(t.shape), f"torch gives shape {want[n].shape} for {n}, spec {t.shape}"
-    ref = ReferenceEvaluator(model).run(None, feeds)
-    for n, r in zip(graph.outputs, ref):
-        assert_close(n, graph.tensors[n].ttype.dtype, want[n], r, "onnx.reference vs torch spec", loose=True)
+    known = reference_bugs(graph)
+    if known:
+        notes["reference"] = "; ".join(known)
+    else:
+        ref = ReferenceEvaluator(model).run(None, feeds)
+        for n, r in zip(graph.outputs, ref):
+            assert_close(n, graph.tensors[n].ttype.dtype, want[n], r, "onnx.reference vs torch spec", loose=True)
     if any(graph.tensors[n].ttype.dtype == DType.bfloat16 for n in graph.inputs + graph.outputs):
         # ORT's Python API neither takes nor returns bfloat16 numpy arrays
         notes["ort"] = "bfloat16 at the graph boundary"
