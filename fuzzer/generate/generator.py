@@ -65,6 +65,9 @@ class Generator:
         self.backward_specs = [s for s in self.specs if s.backward]
         self.stats = GenStats()
         self.graph = Graph(opset=config.opset)
+        # Z3's results depend on the terms its context has seen: a context of our own per model makes
+        # a model independent of whatever was generated before it in this process
+        self.ctx = z3.Context()
         self._n = 0
 
     # --- public -------------------------------------------------------------------------
@@ -135,7 +138,7 @@ class Generator:
     # --- insertion ----------------------------------------------------------------------
     def _draw(self, spec: OpSpec, target: TType | None = None) -> Draw:
         prefix = f"n{len(self.graph.nodes)}"
-        return Draw(self.rng, self.cfg.opset, prefix, self.cfg.max_dim, self.cfg.max_elems, target)
+        return Draw(self.rng, self.cfg.opset, prefix, self.cfg.max_dim, self.cfg.max_elems, target, self.ctx)
 
     def _insert(self, forward: bool) -> bool:
         try:

@@ -44,14 +44,15 @@ def solve(
 
 
 def _solve(hard, syms, rng, budget, stats) -> Solution | None:
-    s = z3.Solver()
+    ctx = syms[0].var.ctx if syms else hard[0].ctx
+    s = z3.Solver(ctx=ctx)
     s.set("random_seed", 0)
     for sv in syms:
         s.add(sv.var >= sv.lo, sv.var <= sv.hi)
     s.add(*hard)
     lits: dict[str, tuple[z3.BoolRef, SymVar]] = {}
     for i, sv in enumerate(syms):
-        lit = z3.Bool(f"pref.{i}")
+        lit = z3.Bool(f"pref.{i}", ctx=ctx)
         s.add(z3.Implies(lit, sv.var == sv.prefer))
         lits[str(lit)] = (lit, sv)
     active = list(lits)

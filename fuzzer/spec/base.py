@@ -41,8 +41,11 @@ class Domain:
     def meet(self, other: Domain) -> Domain:
         """The narrower of two domains (used when a leaf feeds an op with a restricted domain)."""
         lo, hi = max(self.lo, other.lo), min(self.hi, other.hi)
-        specials = tuple(dict.fromkeys(self.specials + other.specials))
-        return Domain(lo, hi, specials) if lo < hi else other
+        if lo >= hi:
+            return other
+        # a special value survives only inside the narrowed range (NaN and infinities never do)
+        specials = tuple(v for v in dict.fromkeys(self.specials + other.specials) if lo <= v <= hi)
+        return Domain(lo, hi, specials)
 
 
 DEFAULT_DOMAIN = Domain()

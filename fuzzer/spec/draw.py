@@ -55,6 +55,7 @@ class Draw:
     max_dim: int = 64
     max_elems: int = 4096  # the generator rejects any tensor with more elements
     target: object = None  # backward insertion: the TType the op must produce (None when forward)
+    ctx: z3.Context | None = None  # one Z3 context per model, so no other model's terms affect solving
     vars: list[SymVar] = field(default_factory=list)
 
     # --- concrete draws -------------------------------------------------------------------
@@ -95,7 +96,7 @@ class Draw:
     # --- symbolic draws -------------------------------------------------------------------
     def int(self, name: str, lo: int, hi: int, *, prefer: int | None = None) -> z3.ArithRef:
         """A symbolic int in [lo, hi] for the solver; `prefer` (or a random draw) is tried first."""
-        v = z3.Int(f"{self.prefix}.{name}.{len(self.vars)}")
+        v = z3.Int(f"{self.prefix}.{name}.{len(self.vars)}", ctx=self.ctx)
         p = log_int(self.rng, lo, hi) if prefer is None else max(lo, min(hi, prefer))
         self.vars.append(SymVar(v, lo, hi, p))
         return v
