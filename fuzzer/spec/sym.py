@@ -6,7 +6,6 @@ Shape rules are written once with these helpers; the generator evaluates them on
 
 from __future__ import annotations
 
-
 import z3
 
 Dim = int | z3.ArithRef
