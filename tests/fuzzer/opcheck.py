@@ -68,6 +68,12 @@ def reference_bugs(graph: Graph) -> list[str]:
             steps = n.attrs["_steps"] or [1] * len(axes)
             if any(k < 0 and st < -shape[ax] for ax, st, k in zip(axes, n.attrs["_starts"], steps)):
                 found.append("onnx.reference Slice: start below -dim with a negative step is not clamped")
+        if n.op == "LRN":
+            shape = graph.tensors[n.inputs[0]].ttype.shape
+            if shape[0] != shape[1]:
+                found.append("onnx.reference LRN: sums over the batch axis instead of channels (onnx#7805)")
+        if n.op == "GlobalLpPool":
+            found.append("onnx.reference has no GlobalLpPool")
     return found
 
 
