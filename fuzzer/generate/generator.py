@@ -138,7 +138,8 @@ class Generator:
     # --- insertion ----------------------------------------------------------------------
     def _draw(self, spec: OpSpec, target: TType | None = None) -> Draw:
         prefix = f"n{len(self.graph.nodes)}"
-        return Draw(self.rng, self.cfg.opset, prefix, self.cfg.max_dim, self.cfg.max_elems, target, self.ctx)
+        cfg = self.cfg
+        return Draw(self.rng, cfg.opset, prefix, cfg.max_dim, cfg.max_elems, cfg.max_rank, target, self.ctx)
 
     def _insert(self, forward: bool) -> bool:
         try:

@@ -54,6 +54,7 @@ class Draw:
     prefix: str
     max_dim: int = 64
     max_elems: int = 4096  # the generator rejects any tensor with more elements
+    max_rank: int = 5  # ops that add dims stay at or below it
     target: object = None  # backward insertion: the TType the op must produce (None when forward)
     ctx: z3.Context | None = None  # one Z3 context per model, so no other model's terms affect solving
     vars: list[SymVar] = field(default_factory=list)

@@ -16,8 +16,6 @@ from fuzzer.spec.families import norm_axis
 from fuzzer.spec.registry import register
 from fuzzer.spec.sym import Cond, Dim, all_of, broadcast, eq, fdiv, prod
 
-MAX_RANK = 5  # the default max_rank; ops that add dims stop there unless the input already reaches it
-
 
 def concrete(shape: tuple[Dim, ...]) -> bool:
     return all(isinstance(s, int) for s in shape)
@@ -187,7 +185,7 @@ class Squeeze(Layout):
 
     def input_ranks(self, out_rank, n_inputs, d):
         k = d.pick([1, 1, 2])
-        return None if out_rank + k > MAX_RANK else [out_rank + k]
+        return None if out_rank + k > d.max_rank else [out_rank + k]
 
     def attrs(self, d, ins):
         r, out = ins[0].rank, target_rank(d)
@@ -237,7 +235,7 @@ class Unsqueeze(Layout):
     def attrs(self, d, ins):
         r, out = ins[0].rank, target_rank(d)
         if out is None:
-            out = r + d.randint(1, max(1, min(3, MAX_RANK - r)))
+            out = r + d.randint(1, max(1, min(3, d.max_rank - r)))
         return {"_axes": spell_axes(d, sample(d, out, out - r), out)}
 
     def infer(self, ins, a):
@@ -270,7 +268,7 @@ class Expand(Layout):
         if d.coin(0.3):  # a shorter (or equal) shape that only broadcasts against the input's dims
             k = d.pick(range(r + 1))
             return {"_shape": [d.pick([1, s[i]]) for i in range(r - k, r)]}
-        grow = d.randint(0, max(0, MAX_RANK - r))
+        grow = d.randint(0, max(0, d.max_rank - r))
         budget = max(1, d.max_elems // max(1, prod(s)))
         shape = []
         for x in [1] * grow + list(s):
