@@ -10,6 +10,7 @@ type, whose operands are new leaves or existing tensors.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -51,6 +52,21 @@ class _Plan:
     binding: dict[str, DType] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=64)
+def _usable_specs(cfg: GenConfig) -> tuple[list[OpSpec], list[OpSpec]]:
+    """The specs this configuration can insert (forward, and backward), computed once per config."""
+
+    def usable(s: OpSpec) -> bool:
+        if not s.inputs:
+            return bool(s.backward)
+        return bool(s.type_set(s.input_tvar(0, cfg.opset), cfg.opset) & cfg.dtypes)
+
+    specs = [s for s in registry.select(cfg.opset, ops=list(cfg.ops), exclude=list(cfg.exclude_ops)) if usable(s)]
+    if not specs:
+        raise ValueError("no operator is usable with this configuration (ops, exclude_ops, dtypes, opset)")
+    return specs, [s for s in specs if s.backward]
+
+
 class Generator:
     """Generates one graph per call of `generate` from (seed, config); see module docstring."""
 
@@ -58,11 +74,7 @@ class Generator:
         self.cfg = config
         self.seed = seed
         self.rng = random.Random(seed)
-        self.specs = registry.select(config.opset, ops=list(config.ops), exclude=list(config.exclude_ops))
-        self.specs = [s for s in self.specs if self._usable(s)]
-        if not self.specs:
-            raise ValueError("no operator is usable with this configuration (ops, exclude_ops, dtypes, opset)")
-        self.backward_specs = [s for s in self.specs if s.backward]
+        self.specs, self.backward_specs = _usable_specs(config)
         self.stats = GenStats()
         self.graph = Graph(opset=config.opset)
         # Z3's results depend on the terms its context has seen: a context of our own per model makes
@@ -88,11 +100,6 @@ class Generator:
         return self.graph
 
     # --- setup --------------------------------------------------------------------------
-    def _usable(self, s: OpSpec) -> bool:
-        t0 = s.input_tvar(0, self.cfg.opset) if s.inputs else None
-        if t0 is None:
-            return bool(s.backward)
-        return bool(s.type_set(t0, self.cfg.opset) & self.cfg.dtypes)
 
     def _initial_type(self) -> TType:
         """A first graph input that some enabled operator accepts (picked through a random op)."""

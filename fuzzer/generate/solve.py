@@ -47,28 +47,26 @@ def _solve(hard, syms, rng, budget, stats) -> Solution | None:
     ctx = syms[0].var.ctx if syms else hard[0].ctx
     s = z3.Solver(ctx=ctx)
     s.set("random_seed", 0)
-    for sv in syms:
-        s.add(sv.var >= sv.lo, sv.var <= sv.hi)
-    s.add(*hard)
-    lits: dict[str, tuple[z3.BoolRef, SymVar]] = {}
-    for i, sv in enumerate(syms):
-        lit = z3.Bool(f"pref.{i}", ctx=ctx)
-        s.add(z3.Implies(lit, sv.var == sv.prefer))
-        lits[str(lit)] = (lit, sv)
-    active = list(lits)
+    lits = [z3.Bool(f"pref.{i}", ctx=ctx) for i in range(len(syms))]
+    facts = list(hard)
+    for sv, lit in zip(syms, lits):
+        facts += [sv.var >= sv.lo, sv.var <= sv.hi, z3.Implies(lit, sv.var == sv.prefer)]
+    s.add(z3.And(*facts) if len(facts) > 1 else facts[0])
+    index = {lit.get_id(): i for i, lit in enumerate(lits)}
+    active = list(range(len(lits)))
     for _ in range(budget):
         if stats is not None:
             stats.checks += 1
-        r = s.check(*[lits[k][0] for k in active])
+        r = s.check(*[lits[i] for i in active])
         if r == z3.sat:
             return Solution(s.model())
         if r == z3.unknown:
             return None
-        core = sorted(str(c) for c in s.unsat_core())
+        core = sorted(index[c.get_id()] for c in s.unsat_core())
         if not core:
             return None  # the hard constraints alone are unsat
         drop = set(core) if len(core) > 3 else {core[rng.randrange(len(core))]}
-        active = [k for k in active if k not in drop]
+        active = [i for i in active if i not in drop]
     return None
 
 

@@ -91,6 +91,9 @@ class OpSpec:
     min_rank: ClassVar[int] = 0
     backward: ClassVar[bool] = False  # can it be inserted to produce an existing placeholder?
 
+    def __init__(self) -> None:
+        self._memo: dict = {}
+
     # --- hooks ----------------------------------------------------------------------------
     def attrs(self, d: Draw, ins: list[TType]) -> dict[str, Any]:
         return {}
@@ -168,6 +171,13 @@ class OpSpec:
         return opset >= self.min_opset and self.schema(opset) is not None
 
     def input_tvar(self, k: int, opset: int) -> str:
+        """The schema type string of input k (memoised: the generator asks on every insertion)."""
+        key = ("in", k, opset)
+        if key not in self._memo:
+            self._memo[key] = self._input_tvar(k, opset)
+        return self._memo[key]
+
+    def _input_tvar(self, k: int, opset: int) -> str:
         spec = self.input_at(k)
         if spec.tvar:
             return spec.tvar
@@ -187,7 +197,13 @@ class OpSpec:
         return [f.type_str for f in sch.outputs][: self.n_outputs]
 
     def type_set(self, tvar: str, opset: int) -> frozenset[DType]:
-        """Dtypes a type variable (or fixed type string) admits at this opset."""
+        """Dtypes a type variable (or fixed type string) admits at this opset (memoised)."""
+        key = ("ts", tvar, opset)
+        if key not in self._memo:
+            self._memo[key] = self._type_set(tvar, opset)
+        return self._memo[key]
+
+    def _type_set(self, tvar: str, opset: int) -> frozenset[DType]:
         if tvar in BY_ONNX_STR:
             return frozenset({BY_ONNX_STR[tvar]})
         sch = self.schema(opset)
