@@ -11,7 +11,7 @@ MAX_NODES ?= 20
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,backends]'
 	touch $@
 
 setup: $(VENV)/.installed

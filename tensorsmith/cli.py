@@ -85,6 +85,75 @@ def generate(
         raise typer.Exit(code=1)
 
 
+def parse_duration(text: str) -> float:
+    """Seconds in "90s", "30m", "1h", "1h30m" or a bare number of seconds; ValueError names the value."""
+    import re
+
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or not parts:
+        raise ValueError(f"invalid duration {text!r}; expected e.g. 90s, 30m, 1h or 1h30m")
+    h, m, sec = (int(x or 0) for x in parts.groups())
+    return float(h * 3600 + m * 60 + sec)
+
+
+@app.command()
+def fuzz(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Campaign directory (state, findings); reused to resume.")],
+    backends: Annotated[str, typer.Option(help="Comma-separated backends; NAME or NAME@/path/to/python.")] = (
+        "onnxruntime,onnxruntime-opt"
+    ),
+    time_budget: Annotated[str | None, typer.Option("--time", help="Stop after this long, e.g. 30m, 1h.")] = None,
+    tests: Annotated[int | None, typer.Option(min=1, help="Stop after this many tests.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first test; test i uses seed + i.")] = 0,
+    max_nodes: Annotated[int, typer.Option(min=1, max=500, help="Operators per model (at most).")] = 10,
+    opset: Annotated[int, typer.Option(help="ONNX opset of the models.")] = 21,
+    dtypes: Annotated[str | None, typer.Option(help="Comma-separated dtypes (default: all).")] = None,
+    ops: Annotated[str | None, typer.Option(help="Only these operators.")] = None,
+    exclude_ops: Annotated[str | None, typer.Option(help="Never these operators.")] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
+    mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each backend worker, MiB.")] = 4096,
+    search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 200,
+) -> None:
+    """Run a fuzz campaign: generate models, search clean inputs, compare backends, write findings."""
+    from oracles.backends.catalog import BackendConfigError, parse_backends
+    from tensorsmith.campaign import Campaign, CampaignConfig, CampaignError, check_backends
+    from tensorsmith.progress import live_progress
+
+    try:
+        specs = parse_backends(backends)
+        time_s = parse_duration(time_budget) if time_budget else None
+    except (BackendConfigError, ValueError) as e:
+        _fail(str(e))
+    if time_s is None and tests is None:
+        _fail("give a budget: --time (e.g. 1h) or --tests N")
+    gen = _config(max_nodes, opset, dtypes, ops, exclude_ops)
+    cfg = CampaignConfig(
+        backends=tuple(s.name for s in specs),
+        out=out,
+        seed=seed,
+        tests=tests,
+        time_s=time_s,
+        gen=gen,
+        search_steps=search_steps,
+        timeout_s=timeout,
+        mem_mb=mem_mb,
+    )
+    try:
+        check_backends(specs)
+        campaign = Campaign(cfg)
+        with live_progress(campaign):
+            stats = campaign.run()
+    except CampaignError as e:
+        _fail(str(e))
+    typer.echo(
+        f"{stats.tests} tests, {stats.findings} findings, {stats.nondeterministic} nondeterministic, "
+        f"{len(stats.gaps)} support gaps, {stats.no_clean_inputs} without clean inputs; state in {out}"
+    )
+
+
 @app.command("ops")
 def list_ops(
     opset: Annotated[int, typer.Option(help="Show what is available at this opset.")] = 21,

@@ -1,0 +1,287 @@
+"""A fuzz campaign: generate, search inputs, run every backend, judge, write findings; resumable.
+
+This is the one module that wires the fuzzer, the oracles and the findings store together. State
+lives in OUT/state.json (written atomically after every test) so a restarted campaign continues at
+the next test; finding folders are named by (seed, backend, kind), so none is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import tensorsmith
+from fuzzer.generate.config import GenConfig
+from fuzzer.generate.generator import generate
+from fuzzer.graph.onnx_io import to_onnx
+from fuzzer.search import search
+from oracles.backends.catalog import BackendSpec, parse_backend
+from oracles.backends.process import BackendProcess
+from oracles.judge import GAP, Verdict, attribute, judge
+from tensorsmith.findings import finding_id, write_finding
+
+
+class CampaignError(Exception):
+    """A campaign that cannot start as configured (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    backends: tuple[str, ...]
+    out: Path
+    seed: int = 0
+    tests: int | None = None
+    time_s: float | None = None
+    gen: GenConfig = field(default_factory=GenConfig)
+    search_steps: int = 200
+    timeout_s: float = 60.0
+    mem_mb: int = 4096
+    rerun: bool = True
+
+    def identity(self) -> dict:
+        """What must match for a resumed campaign to continue the same sequence of tests."""
+        gen = self.gen.to_json()
+        return {"seed": self.seed, "backends": list(self.backends), "gen": gen, "steps": self.search_steps}
+
+
+@dataclass
+class Stats:
+    tests: int = 0
+    no_clean_inputs: int = 0
+    findings: int = 0
+    nondeterministic: int = 0
+    reference_errors: int = 0
+    seconds: float = 0.0
+    per_backend: dict = field(default_factory=dict)  # backend -> Counter of verdict kinds
+    gaps: dict = field(default_factory=dict)  # gap key -> count
+
+
+class Campaign:
+    """Runs tests until the budget is spent or it is interrupted (see module docstring)."""
+
+    def __init__(self, cfg: CampaignConfig, *, on_test=None):
+        self.cfg = cfg
+        self.on_test = on_test
+        self.specs = [parse_backend(b) for b in cfg.backends]
+        self.out = Path(cfg.out)
+        self.stats = Stats()
+        self.next_index = 0
+        self._stop = False
+        self.procs: dict[str, BackendProcess] = {}
+        self.refs: dict[str, BackendProcess] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "findings").mkdir(exist_ok=True)
+        self._load_state()
+        for name in ("torch", "torch-f64"):
+            self.refs[name] = BackendProcess(parse_backend(name), timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
+        for spec in self.specs:
+            self.procs[spec.name] = BackendProcess(spec, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
+        for p in list(self.refs.values()) + list(self.procs.values()):
+            p.start()
+
+    def close(self) -> None:
+        for p in list(self.refs.values()) + list(self.procs.values()):
+            p.close()
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def run(self) -> Stats:
+        """Run until the test count or time budget is reached, or stop() / Ctrl-C."""
+        self.start()
+        t0 = time.monotonic()
+        previous = signal.signal(signal.SIGINT, self._sigint)
+        try:
+            while not self._stop and not self._budget_spent(t0):
+                self.run_test(self.next_index)
+                self.next_index += 1
+                self.stats.seconds += 0  # wall time is reported by the caller
+                self._save_state()
+                if self.on_test:
+                    self.on_test(self)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self.close()
+        return self.stats
+
+    def _sigint(self, signum, frame) -> None:
+        if self._stop:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self._stop = True
+
+    def _budget_spent(self, t0: float) -> bool:
+        if self.cfg.tests is not None and self.stats.tests >= self.cfg.tests:
+            return True
+        return self.cfg.time_s is not None and time.monotonic() - t0 >= self.cfg.time_s
+
+    # --- one test -----------------------------------------------------------------------
+    def run_test(self, index: int) -> list[Verdict]:
+        seed = self.cfg.seed + index
+        graph, _ = generate(self.cfg.gen, seed)
+        found = search(graph, seed, steps=self.cfg.search_steps)
+        self.stats.tests += 1
+        if not found.success:
+            self.stats.no_clean_inputs += 1
+            return []
+        graph.values = dict(found.weights)
+        model = to_onnx(graph).SerializeToString()
+        feeds = found.inputs
+        r32 = self.refs["torch"].run(model, feeds, graph=graph)
+        r64 = self.refs["torch-f64"].run(model, feeds, graph=graph)
+        if not (r32.ok and r64.ok):
+            self.stats.reference_errors += 1
+            self._log_reference_error(seed, r32 if not r32.ok else r64)
+            return []
+        expected = {n: (graph.tensors[n].ttype.dtype.name, tuple(graph.tensors[n].ttype.shape)) for n in graph.outputs}
+        verdicts, outcomes = [], {}
+        for spec in self.specs:
+            out = self.procs[spec.name].run(model, feeds, graph=graph)
+            outcomes[spec.name] = out
+            verdicts.append(judge(out, spec.kind_name, expected, r32.outputs, r64.outputs))
+        blame = attribute(verdicts)
+        for spec, v in zip(self.specs, verdicts):
+            self._count(spec.name, v)
+            if v.kind == GAP:
+                self.stats.gaps[v.gap] = self.stats.gaps.get(v.gap, 0) + 1
+            elif v.is_finding:
+                self._finding(
+                    seed,
+                    index,
+                    spec,
+                    v,
+                    blame.get(spec.name, "backend"),
+                    graph,
+                    model,
+                    feeds,
+                    outcomes,
+                    expected,
+                    r32,
+                    r64,
+                )
+        return verdicts
+
+    def _finding(self, seed, index, spec, v, blame, graph, model, feeds, outcomes, expected, r32, r64) -> None:
+        if self.cfg.rerun:
+            again = judge(
+                self.procs[spec.name].run(model, feeds, graph=graph), spec.kind_name, expected, r32.outputs, r64.outputs
+            )
+            if not again.same_as(v):
+                self.stats.nondeterministic += 1
+                self._append(
+                    "nondeterministic.jsonl",
+                    {"seed": seed, "backend": spec.name, "first": v.kind, "second": again.kind},
+                )
+                return
+        outcome = outcomes[spec.name]
+        fid = finding_id(seed, spec.name, v.kind, v.stage)
+        if (self.out / "findings" / fid).exists():
+            return
+        ref = {
+            n: (r64.outputs[n] if expected[n][0].startswith(("float", "bfloat")) else r32.outputs[n])
+            for n in graph.outputs
+        }
+        title = f"{v.kind} in {spec.kind_name} ({v.stage}): {v.message.splitlines()[0][:160] if v.message else ''}"
+        meta = {
+            "title": title,
+            "seed": seed,
+            "test_index": index,
+            "tensorsmith_version": tensorsmith.__version__,
+            "backend": spec.name,
+            "backend_kind": spec.kind_name,
+            "backend_version": outcome.version,
+            "backend_options": spec.kind.options,
+            "python": spec.python,
+            "kind": v.kind,
+            "stage": v.stage,
+            "message": v.message,
+            "output": v.output,
+            "detail": v.detail,
+            "blame": blame,
+            "error_log": outcome.failure.log if outcome.failure else "",
+            "ops": [n.op for n in graph.nodes],
+            "op_types": sorted({n.op for n in graph.nodes}),
+            "gen_config": self.cfg.gen.to_json(),
+            "outputs": {n: {"dtype": d, "shape": list(s)} for n, (d, s) in expected.items()},
+            "noise": {"abs": _ref_noise(r32.outputs, r64.outputs, expected)},
+            "timeout_s": self.cfg.timeout_s,
+            "other_backends": {k: o.failure.kind if o.failure else "ok" for k, o in outcomes.items() if k != spec.name},
+        }
+        write_finding(
+            self.out / "findings",
+            fid,
+            model=model,
+            feeds=feeds,
+            expected=ref,
+            actual=outcome.outputs or {},
+            meta=meta,
+            spec=spec,
+        )
+        self.stats.findings += 1
+
+    def _count(self, backend: str, v: Verdict) -> None:
+        c = self.stats.per_backend.setdefault(backend, Counter())
+        c[v.kind] += 1
+
+    def _log_reference_error(self, seed: int, out) -> None:
+        self._append("reference_errors.jsonl", {"seed": seed, "backend": out.backend, **out.failure.to_json()})
+
+    def _append(self, name: str, record: dict) -> None:
+        with open(self.out / name, "a") as f:
+            f.write(json.dumps(record, default=str) + "\n")
+
+    # --- state --------------------------------------------------------------------------
+    def _load_state(self) -> None:
+        path = self.out / "state.json"
+        if not path.exists():
+            return
+        state = json.loads(path.read_text())
+        if state["identity"] != self.cfg.identity():
+            raise CampaignError(
+                f"{self.out} holds a campaign with another configuration ({state['identity']}); "
+                "use a new --out directory or the same options"
+            )
+        self.next_index = state["next_index"]
+        s = state["stats"]
+        self.stats = Stats(**{k: v for k, v in s.items() if k != "per_backend"})
+        self.stats.per_backend = {k: Counter(v) for k, v in s["per_backend"].items()}
+
+    def _save_state(self) -> None:
+        stats = dict(vars(self.stats), per_backend={k: dict(v) for k, v in self.stats.per_backend.items()})
+        state = {"identity": self.cfg.identity(), "next_index": self.next_index, "stats": stats}
+        tmp = self.out / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=1, default=str))
+        os.replace(tmp, self.out / "state.json")
+
+
+def _ref_noise(r32: dict, r64: dict, expected: dict) -> float:
+    """Largest |float32 reference - float64 reference| over float outputs: the noise a correct backend may have."""
+    worst = 0.0
+    for n, (dtype, _) in expected.items():
+        if dtype.startswith(("float", "bfloat")):
+            a, b = np.asarray(r32[n], dtype=np.float64), np.asarray(r64[n], dtype=np.float64)
+            fin = np.isfinite(a) & np.isfinite(b)
+            if fin.any():
+                worst = max(worst, float(np.max(np.abs(a - b)[fin])))
+    return worst
+
+
+def check_backends(specs: list[BackendSpec]) -> None:
+    """Fail fast (CampaignError) if a configured backend cannot start."""
+    from oracles.backends.process import BackendUnavailable
+
+    for spec in specs:
+        try:
+            with BackendProcess(spec, timeout_s=120) as p:
+                p.start()
+        except BackendUnavailable as e:
+            raise CampaignError(str(e)) from None
