@@ -27,6 +27,11 @@ class BackendKind:
 CATALOG: dict[str, BackendKind] = {
     "onnxruntime": BackendKind("ort_backend", {"opt": "disable_all"}, doc="ONNX Runtime CPU, optimizations off"),
     "onnxruntime-opt": BackendKind("ort_backend", {"opt": "enable_all"}, doc="ONNX Runtime CPU, all optimizations"),
+    "onnxruntime-injected": BackendKind(
+        "ort_backend",
+        {"opt": "disable_all", "inject_op": "Relu", "inject_delta": 1.0},
+        doc="ONNX Runtime with a known wrong result injected (Relu + 1): for testing the oracle and CI gates",
+    ),
     "tvm": BackendKind("tvm_backend", {}, doc="TVM Relax ONNX frontend, llvm target, Relax VM"),
     "openvino": BackendKind("openvino_backend", {}, doc="OpenVINO CPU plugin"),
     "reference": BackendKind("onnxref_backend", {}, doc="onnx.reference.ReferenceEvaluator"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import onnx
 from boundary import widen
+from inject import perturb
 from stage import stage
 
 NAME = "onnxruntime"
@@ -26,7 +27,9 @@ def prepare(model: bytes, options: dict, extra: list[bytes]):
     # ORT's Python API has no bfloat16 arrays: bfloat16 graph inputs/outputs cross as float32 (boundary.py)
     with stage("load"):  # ORT wraps load and graph-optimisation errors alike; both are "load" here
         proto, boundary = widen(onnx.load_from_string(model))
-        if boundary:
+        if options.get("inject_op"):  # a deliberate wrong result (catalog: onnxruntime-injected)
+            proto = perturb(proto, options["inject_op"], float(options.get("inject_delta", 1.0)))
+        if boundary or options.get("inject_op"):
             model = proto.SerializeToString()
         sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     return sess, boundary

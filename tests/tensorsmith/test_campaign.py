@@ -1,0 +1,78 @@
+"""The fuzz campaign end to end, with real ONNX Runtime workers and a deliberately wrong configuration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fuzzer.generate.config import GenConfig
+from fuzzer.spec.dtypes import DType
+from tensorsmith.campaign import Campaign, CampaignConfig, CampaignError
+
+GEN = GenConfig(max_nodes=4, ops=("Relu", "Add", "Mul", "Abs", "Sigmoid"), dtypes=frozenset({DType.float32}))
+
+
+def campaign(out: Path, tests: int, backends=("onnxruntime", "onnxruntime-injected"), seed: int = 0) -> Campaign:
+    c = Campaign(CampaignConfig(backends=backends, out=out, seed=seed, tests=tests, gen=GEN, search_steps=50))
+    c.run()
+    return c
+
+
+def test_injected_wrong_result_is_found_and_reproduced(tmp_path: Path) -> None:
+    c = campaign(tmp_path, 6)
+    folders = sorted((tmp_path / "findings").iterdir())
+    assert folders, c.stats
+    assert all("onnxruntime-injected" in f.name for f in folders), [f.name for f in folders]
+    assert c.stats.per_backend["onnxruntime"].get("ok", 0) == c.stats.tests - c.stats.no_clean_inputs
+    f = folders[0]
+    meta = json.loads((f / "meta.json").read_text())
+    assert meta["kind"] == "wrong_result" and meta["backend"] == "onnxruntime-injected"
+    assert "Relu" in meta["ops"]
+    for name in ("model.onnx", "inputs.npz", "expected.npz", "actual.npz", "repro.py"):
+        assert (f / name).exists(), name
+    r = subprocess.run([sys.executable, str(f / "repro.py")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "differ" in r.stdout
+
+
+def test_resume_continues_without_duplicates(tmp_path: Path) -> None:
+    first = campaign(tmp_path, 3)
+    found = {p.name for p in (tmp_path / "findings").iterdir()}
+    second = Campaign(
+        CampaignConfig(
+            backends=("onnxruntime", "onnxruntime-injected"), out=tmp_path, tests=6, gen=GEN, search_steps=50
+        )
+    )
+    second.run()
+    assert second.stats.tests == 6 and second.next_index == 6
+    after = {p.name for p in (tmp_path / "findings").iterdir()}
+    assert found <= after
+    assert second.stats.findings == len(after)
+    assert first.stats.tests == 3
+
+
+def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
+    campaign(tmp_path, 1)
+    with pytest.raises(CampaignError, match="another configuration"):
+        Campaign(CampaignConfig(backends=("onnxruntime",), out=tmp_path, tests=2, gen=GEN)).run()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--backends", "onnxruntim"], "unknown backend 'onnxruntim'"),
+        (["--backends", "onnxruntime@/nonexistent/python"], "not an executable file"),
+        (["--time", "ten minutes"], "invalid duration 'ten minutes'"),
+        ([], "give a budget"),
+    ],
+)
+def test_bad_options_exit_2_at_once(tmp_path: Path, args, message) -> None:
+    budget = [] if "--time" in args or not args else ["--tests", "1"]
+    cmd = [sys.executable, "-m", "tensorsmith.cli", "fuzz", "-o", str(tmp_path / "c"), *budget, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
