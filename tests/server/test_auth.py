@@ -16,7 +16,7 @@ def test_triage_needs_a_signed_in_user_and_the_csrf_token(sqlite_url: str) -> No
         assert page.status_code == 200 and "Sign in</a> to triage" in page.text
         token = csrf_of(http.get("/login").text)
         anonymous = http.post(f"/buckets/{bucket_id}/status", data={"status": "confirmed", "csrf_token": token})
-        assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=")
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == f"/login?next=/buckets/{bucket_id}"
         wrong = http.post("/login", data={"username": "admin", "password": "nope", "csrf_token": token})
         assert wrong.status_code == 401 and "wrong user name or password" in wrong.text
         no_csrf = http.post("/login", data={"username": "admin", "password": PASSWORD})

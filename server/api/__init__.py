@@ -1,0 +1,1 @@
+"""HTTP layer: routes and their dependencies (the only place that raises HTTP errors)."""

@@ -1,0 +1,1 @@
+"""Route modules: worker API, read API, dashboard pages, triage forms, sign-in."""

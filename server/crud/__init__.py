@@ -1,0 +1,1 @@
+"""The data layer: functions of a Session that read and write the models and return values (never HTTP errors)."""
