@@ -22,6 +22,7 @@ from fuzzer.generate.config import GenConfig
 from fuzzer.generate.generator import generate
 from fuzzer.graph.onnx_io import to_onnx
 from fuzzer.search import search
+from fuzzer.spec import registry
 from oracles.backends.catalog import BackendSpec, parse_backend
 from oracles.backends.process import BackendProcess
 from oracles.judge import GAP, Verdict, attribute, judge
@@ -60,15 +61,17 @@ class Stats:
     reference_errors: int = 0
     seconds: float = 0.0
     per_backend: dict = field(default_factory=dict)  # backend -> Counter of verdict kinds
+    op_counts: dict = field(default_factory=dict)  # op type -> tests that used it (coverage)
     gaps: dict = field(default_factory=dict)  # gap key -> count
 
 
 class Campaign:
     """Runs tests until the budget is spent or it is interrupted (see module docstring)."""
 
-    def __init__(self, cfg: CampaignConfig, *, on_test=None):
+    def __init__(self, cfg: CampaignConfig, *, on_test=None, uploader=None):
         self.cfg = cfg
         self.on_test = on_test
+        self.uploader = uploader
         self.specs = [parse_backend(b) for b in cfg.backends]
         self.out = Path(cfg.out)
         self.stats = Stats()
@@ -109,9 +112,14 @@ class Campaign:
                 self._save_state()
                 if self.on_test:
                     self.on_test(self)
+                if self.uploader:
+                    self.uploader.heartbeat(self)
         finally:
             signal.signal(signal.SIGINT, previous)
             self.close()
+            if self.uploader:
+                self.uploader.heartbeat(self, force=True)
+                self.uploader.close()
         return self.stats
 
     def _sigint(self, signum, frame) -> None:
@@ -130,6 +138,8 @@ class Campaign:
         graph, _ = generate(self.cfg.gen, seed)
         found = search(graph, seed, steps=self.cfg.search_steps)
         self.stats.tests += 1
+        for op in {registry.get(n.op).op_type for n in graph.nodes}:
+            self.stats.op_counts[op] = self.stats.op_counts.get(op, 0) + 1
         if not found.success:
             self.stats.no_clean_inputs += 1
             return []
@@ -209,14 +219,14 @@ class Campaign:
             "blame": blame,
             "error_log": outcome.failure.log if outcome.failure else "",
             "ops": [n.op for n in graph.nodes],
-            "op_types": sorted({n.op for n in graph.nodes}),
+            "op_types": sorted({registry.get(n.op).op_type for n in graph.nodes}),
             "gen_config": self.cfg.gen.to_json(),
             "outputs": {n: {"dtype": d, "shape": list(s)} for n, (d, s) in expected.items()},
             "noise": {"abs": _ref_noise(r32.outputs, r64.outputs, expected)},
             "timeout_s": self.cfg.timeout_s,
             "other_backends": {k: o.failure.kind if o.failure else "ok" for k, o in outcomes.items() if k != spec.name},
         }
-        write_finding(
+        folder = write_finding(
             self.out / "findings",
             fid,
             model=model,
@@ -227,6 +237,8 @@ class Campaign:
             spec=spec,
         )
         self.stats.findings += 1
+        if self.uploader:
+            self.uploader.finding(folder)
 
     def _count(self, backend: str, v: Verdict) -> None:
         c = self.stats.per_backend.setdefault(backend, Counter())

@@ -116,6 +116,11 @@ def fuzz(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
     mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each backend worker, MiB.")] = 4096,
     search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 200,
+    server: Annotated[str | None, typer.Option(help="Upload findings to this tensorsmith server URL.")] = None,
+    token: Annotated[str | None, typer.Option(help="Worker token of the server (or TENSORSMITH_TOKEN).")] = None,
+    campaign_id: Annotated[
+        str | None, typer.Option(help="Campaign name on the server (default: --out's name).")
+    ] = None,
 ) -> None:
     """Run a fuzz campaign: generate models, search clean inputs, compare backends, write findings."""
     from oracles.backends.catalog import BackendConfigError, parse_backends
@@ -141,9 +146,19 @@ def fuzz(
         timeout_s=timeout,
         mem_mb=mem_mb,
     )
+    uploader = None
+    if server:
+        import os
+
+        from tensorsmith.upload import Uploader
+
+        token = token or os.environ.get("TENSORSMITH_TOKEN")
+        if not token:
+            _fail("--server needs a worker token: --token T or TENSORSMITH_TOKEN")
+        uploader = Uploader(server, token, spool_dir=out / "spool", campaign_id=campaign_id or out.resolve().name)
     try:
         check_backends(specs)
-        campaign = Campaign(cfg)
+        campaign = Campaign(cfg, uploader=uploader)
         with live_progress(campaign):
             stats = campaign.run()
     except CampaignError as e:
@@ -152,6 +167,50 @@ def fuzz(
         f"{stats.tests} tests, {stats.findings} findings, {stats.nondeterministic} nondeterministic, "
         f"{len(stats.gaps)} support gaps, {stats.no_clean_inputs} without clean inputs; state in {out}"
     )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL; default sqlite:///runs/server.sqlite3 (postgresql://... too).")
+    ] = None,
+    worker_token: Annotated[str | None, typer.Option(help="Token workers must send (generated if omitted).")] = None,
+    private: Annotated[bool, typer.Option(help="Require signing in to read the dashboard.")] = False,
+) -> None:
+    """Run the bug-report server and dashboard (creates or migrates the database schema)."""
+    from server.serve import serve as run_server
+
+    run_server(host, port, database_url, worker_token=worker_token, public_read=False if private else None)
+
+
+@app.command()
+def local(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Campaign and database directory.")] = Path("runs/local"),
+    time_budget: Annotated[str, typer.Option("--time", help="How long to fuzz, e.g. 10m, 1h.")] = "10m",
+    backends: Annotated[str, typer.Option(help="Comma-separated backends.")] = "onnxruntime,onnxruntime-opt",
+    max_nodes: Annotated[int, typer.Option(min=1, max=500, help="Operators per model (at most).")] = 10,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Seed of the first test.")] = 0,
+    keep_serving: Annotated[bool, typer.Option(help="Keep the dashboard up after the campaign until Ctrl-C.")] = True,
+) -> None:
+    """The main job: a local fuzz campaign with the dashboard, on an embedded SQLite database."""
+    from tensorsmith.local import run_local
+
+    try:
+        code = run_local(
+            out,
+            time_budget=parse_duration(time_budget),
+            backends=backends,
+            max_nodes=max_nodes,
+            port=port,
+            seed=seed,
+            keep_serving=keep_serving,
+        )
+    except ValueError as e:
+        _fail(str(e))
+    raise typer.Exit(code=code)
 
 
 @app.command("ops")
