@@ -2,9 +2,10 @@
 # Both set up a virtual environment in .venv from scratch on a fresh machine.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-OUT ?= runs/models
-COUNT ?= 100
-MAX_NODES ?= 20
+OUT ?= runs/local
+TIME ?= 10m
+MAX_NODES ?= 10
+BACKENDS ?= onnxruntime,onnxruntime-opt
 
 .PHONY: run test setup lint bench
 
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 run: setup
-	$(VENV)/bin/tensorsmith generate -o $(OUT) --count $(COUNT) --max-nodes $(MAX_NODES)
+	$(VENV)/bin/tensorsmith local -o $(OUT) --time $(TIME) --max-nodes $(MAX_NODES) --backends $(BACKENDS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
