@@ -1,0 +1,174 @@
+"""Gradient-guided search for graph inputs and float weights free of NaN, Inf and knife edges.
+
+Each step runs the graph once in its real dtypes (flat ops with straight-through gradients, see
+`proxy`), judges every node with the loss table (see `losses`), and takes one Adam step on the
+float leaves against the summed hinge penalties. Values with no gradient path (integer leaves, or
+values behind an integer or bool tensor) are resampled instead: at once when a violated node has no
+gradient at all, and after `patience` steps without progress otherwise. When the pass shows no
+violation, the final check re-runs the real implementations on the values to be returned.
+
+The work is bounded by `steps`, never by time, and the only randomness is a torch.Generator seeded
+with `seed`, so (graph, seed, steps, patience) determines the result.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from fuzzer.graph.model import Graph
+from fuzzer.search import blame
+from fuzzer.search.check import check
+from fuzzer.search.leaves import Leaves
+from fuzzer.search.result import SearchResult
+from fuzzer.search.trace import Trace, run
+
+DEFAULT_STEPS = 300
+DEFAULT_PATIENCE = 10
+PROGRESS = 1e-3  # a relative drop of the penalty that counts as progress
+
+
+def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int = DEFAULT_PATIENCE) -> SearchResult:
+    """Values for `graph`'s inputs and float weights with no NaN/Inf and no knife edge anywhere."""
+    if not (isinstance(steps, int) and steps >= 0):
+        raise ValueError(f"steps={steps!r} is invalid; expected an integer >= 0")
+    if not (isinstance(patience, int) and patience >= 1):
+        raise ValueError(f"patience={patience!r} is invalid; expected an integer >= 1")
+    t0 = time.perf_counter()
+    s = _Search(graph, seed, patience)
+    found, used = s.loop(steps)
+    arrays = s.leaves.arrays() if found else s.best_arrays
+    inputs = {n: arrays[n] for n in graph.inputs}
+    weights = {n: arrays[n] for n in graph.weights}
+    left = [] if found else check(graph, inputs, weights)
+    return SearchResult(
+        seed=seed,
+        success=not left,
+        inputs=inputs,
+        weights=weights,
+        steps=used,
+        seconds=time.perf_counter() - t0,
+        violations=left,
+        restarts=s.restarts,
+    )
+
+
+class _Search:
+    """The mutable state of one search: leaves, optimiser, best values so far, plateau counter."""
+
+    def __init__(self, graph: Graph, seed: int, patience: int) -> None:
+        self.graph = graph
+        self.gen = torch.Generator().manual_seed(seed)
+        self.leaves = Leaves(graph, self.gen)
+        self.patience = patience
+        self.ancestors = leaf_ancestors(graph)
+        self.opt = self._optimiser()
+        self.best_key: tuple | None = None
+        self.best_arrays = self.leaves.arrays()
+        self.best_penalty = float("inf")
+        self.stalled = 0
+        self.restarts = 0
+
+    def loop(self, steps: int) -> tuple[bool, int]:
+        """Search for up to `steps` moves; (found, moves made)."""
+        for used in range(steps + 1):
+            trace = self._forward()
+            viol = trace.violations()
+            self._remember(viol)
+            if not viol and self._confirmed():
+                return True, used
+            if used == steps:
+                return False, used
+            self._move(trace, viol)
+        raise AssertionError("unreachable")
+
+    # --- one step --------------------------------------------------------------------------------
+    def _forward(self) -> Trace:
+        return run(self.graph, self.leaves.real(), proxy=True)
+
+    def _confirmed(self) -> bool:
+        """The final check (real implementations) agrees that the current values are clean."""
+        arrays = self.leaves.arrays()
+        inputs = {n: arrays[n] for n in self.graph.inputs}
+        weights = {n: arrays[n] for n in self.graph.weights}
+        return not check(self.graph, inputs, weights)
+
+    def _move(self, trace: Trace, viol) -> None:
+        stuck = {i for i, _, _ in viol} - {i for i, n, _ in viol if n.gap.requires_grad}
+        if stuck:
+            # no gradient can fix these (integer operands, values behind a bool): redraw
+            self._redraw([v for v in viol if v[0] in stuck], gradient=False)
+            return
+        penalty = trace.penalty()
+        if penalty.requires_grad:
+            self.opt.zero_grad(set_to_none=True)
+            penalty.backward()
+            for m in self.leaves.masters.values():
+                if m.grad is not None:
+                    torch.nan_to_num_(m.grad, nan=0.0, posinf=0.0, neginf=0.0)
+            self.opt.step()
+            self.leaves.project()
+        p = float(penalty.detach())
+        if p < self.best_penalty * (1 - PROGRESS):
+            self.best_penalty, self.stalled = p, 0
+        else:
+            self.stalled += 1
+        if self.stalled >= self.patience:
+            self._redraw(viol, gradient=True)
+
+    def _remember(self, viol) -> None:
+        key = (len({i for i, _, _ in viol}), sum(c for _, _, c in viol))
+        if self.best_key is None or key < self.best_key:
+            self.best_key, self.best_arrays = key, self.leaves.arrays()
+
+    # --- redrawing -------------------------------------------------------------------------------
+    def _redraw(self, viol, *, gradient: bool) -> None:
+        """Redraw the leaf elements blamed for `viol` (see `blame`), then restart the optimiser.
+
+        Integer and bool leaves are blamed by position. Float leaves are blamed by gradient when
+        descent has stalled (a local minimum: in Reciprocal(Floor(LeakyRelu(Mish(x)))) every x below
+        0 descends to Mish's minimum and stays at Floor = 0, while a fresh draw lands on the good
+        side half the time), and by position when there is no gradient, or no fixed leaf to blame.
+        """
+        behind = sorted({leaf for i, _, _ in viol for leaf in self.ancestors[i]})
+        fixed = [n for n in behind if n in self.leaves.fixed]
+        floats = [n for n in behind if n in self.leaves.masters]
+        needs = [n for _, n, _ in viol]
+        masks = {}
+        if gradient:
+            masks = blame.by_gradient(self._forward().violation_penalty(), self.leaves.masters)
+            masks = {n: m for n, m in masks.items() if bool(m.any())}
+        positional = fixed if (fixed or masks) else floats
+        masks.update(blame.by_position(needs, {n: self.leaves.shape(n) for n in positional}))
+        self.leaves.redraw(masks)
+        self.opt = self._optimiser()
+        self.restarts += 1
+        self.stalled, self.best_penalty = 0, float("inf")
+
+    def _optimiser(self) -> torch.optim.Optimizer | None:
+        groups = [{"params": [m], "lr": self.leaves.step_size(n)} for n, m in self.leaves.masters.items()]
+        return torch.optim.Adam(groups) if groups else _NoOptimiser()
+
+
+class _NoOptimiser:
+    """Stands in for Adam when the graph has no float leaf."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def step(self) -> None:
+        pass
+
+
+def leaf_ancestors(graph: Graph) -> list[set[str]]:
+    """For each node (by index), the graph inputs and weights its values depend on."""
+    leaves = set(graph.inputs) | set(graph.weights)
+    behind: dict[str, set[str]] = {n: {n} for n in leaves}
+    out = []
+    for node in graph.nodes:
+        deps = set().union(*(behind.get(i, set()) for i in node.inputs)) if node.inputs else set()
+        out.append(deps)
+        for o in node.outputs:
+            behind[o] = deps
+    return out

@@ -1,0 +1,137 @@
+"""Losses for ops with a restricted domain: inputs kept away from poles and domain boundaries.
+
+Float operands move by gradient. Integer operands cannot: their Needs have no gradient, and the
+search resamples the leaves behind them instead (an integer division by zero, say).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from fuzzer.search.exact import small_integers
+from fuzzer.search.losses.base import STRICT, Need, OpView, dist_to_int, pole, pole_margin, sabs, tol, unless_exact
+from fuzzer.search.losses.table import loss
+from fuzzer.spec.dtypes import DType
+from fuzzer.spec.registry import get
+
+
+def above(view: OpView, k: int, edge: float, reason: str, *, strict: bool) -> Need:
+    """Input k above `edge` by its pole margin (an open domain if strict, else a closed one)."""
+    return Need(reason, view.name(k), view.x(k).double() - edge, pole_margin(view, k, strict=strict))
+
+
+def nonzero(view: OpView, k: int, reason: str) -> Need:
+    """Input k away from 0: a float by its pole margin; an integer just nonzero (no gradient)."""
+    x = view.x(k)
+    if view.is_float(k):
+        return Need(reason, view.name(k), sabs(x.double()), pole_margin(view, k, strict=True))
+    return Need(reason, view.name(k), x.double().abs(), 0.5)
+
+
+@loss("Log")
+def log_(view: OpView) -> list[Need]:
+    return [above(view, 0, 0.0, "log of a value near or below 0", strict=True)]
+
+
+@loss("Sqrt")
+def sqrt_(view: OpView) -> list[Need]:
+    # the derivative is unbounded at 0: a tiny difference upstream is a large one downstream
+    return [above(view, 0, 0.0, "sqrt of a value near or below 0", strict=False)]
+
+
+@loss("Reciprocal")
+def reciprocal(view: OpView) -> list[Need]:
+    return [nonzero(view, 0, "reciprocal of a value near 0")]
+
+
+@loss("Div")
+def div(view: OpView) -> list[Need]:
+    return [nonzero(view, 1, "division by a value near 0")]
+
+
+@loss("Mod")
+def mod(view: OpView) -> list[Need]:
+    """A nonzero divisor, and a dividend away from multiples of it (where the remainder jumps)."""
+    out = [nonzero(view, 1, "modulo by a value near 0")]
+    if view.is_float(0):
+        a, b = view.x(0).double(), view.x(1).double()
+        b_safe = torch.where(b.abs() < 1e-12, torch.ones_like(b), b)
+        near = unless_exact(dist_to_int(a / b_safe) * b_safe.abs(), view.exact[0], view.exact[1])
+        out.append(
+            Need("dividend near a multiple of the divisor", view.name(0), near, tol(view.in_dtypes[0], a), edge=True)
+        )
+    return out
+
+
+@loss("Acos", "Asin", "Atanh")
+def unit_interval(view: OpView) -> list[Need]:
+    x = view.x(0).double()
+    margin = pole_margin(view, 0, strict=view.node.op == "Atanh")  # acos(1) = 0, atanh(1) = inf
+    return [Need(f"{view.node.op} of a value near or beyond +-1", view.name(0), 1.0 - x.abs(), margin)]
+
+
+@loss("Acosh")
+def acosh(view: OpView) -> list[Need]:
+    return [above(view, 0, 1.0, "acosh of a value near or below 1", strict=False)]
+
+
+@loss("Tan")
+def tan(view: OpView) -> list[Need]:
+    # poles at pi/2 + k*pi; 0.05 away keeps |tan| <= 20 and its derivative (1 + tan^2) moderate
+    x = view.x(0).double()
+    # an exact value lands on no pole (pi/2 is irrational); the overflow check bounds the result
+    gap = unless_exact(dist_to_int(x / math.pi, 0.5) * math.pi, view.exact[0])
+    return [Need("tan near a pole", view.name(0), gap, max(pole(view.in_dtypes[0]), 0.05))]
+
+
+@loss("ReduceLogSum")
+def reduce_log_sum(view: OpView) -> list[Need]:
+    # the sum over the same axes, through ReduceSum's own spec (the attrs have the same form); it is
+    # exact when it adds small integers
+    (s,) = get("ReduceSum").torch([view.x(0)], view.attrs)
+    exact = bool((view.exact[0] & small_integers(view.x(0), view.in_dtypes[0])).all())
+    margin = STRICT if exact else pole(view.in_dtypes[0])
+    return [Need("log of a sum near or below 0", view.name(0), s.double(), margin)]
+
+
+@loss("BatchNormalization")
+def batch_norm(view: OpView) -> list[Need]:
+    eps = view.attrs.get("epsilon")
+    var = view.x(4).double() + (1e-5 if eps is None else eps)
+    return [Need("variance near or below 0", view.name(4), var, pole_margin(view, 4, strict=True))]
+
+
+@loss("Pow")
+def pow_(view: OpView) -> list[Need]:
+    """Float bases positive (a fractional power of a negative is NaN); integer results off knife edges.
+
+    An integer exponent allows any base but 0 under a negative exponent. An integer base cannot
+    move, so a negative one under a fractional exponent has no gradient and is resampled.
+    """
+    x, y = view.x(0).double(), view.x(1).double()
+    y_int = not view.is_float(1)
+    if view.is_float(0):
+        if y_int:
+            gap = torch.where(y < 0, sabs(x), torch.full_like(x, math.inf))
+            return [Need("zero base under a negative exponent", view.name(0), gap, pole_margin(view, 0, strict=True))]
+        return [above(view, 0, 0.0, "fractional power of a value near or below 0", strict=True)]
+    out = []
+    bad = ((x < 0) & (y != torch.round(y))) | ((x == 0) & (y < 0))
+    out.append(Need("integer base out of the exponent's domain", view.name(0), torch.where(bad, -1.0, 1.0), 0.0))
+    if not y_int:
+        # the result is the float power truncated to an integer: away from integers unless exact
+        p = torch.pow(x.clamp(min=1e-300), y)
+        exact = y == torch.round(y)
+        gap = torch.where(exact, torch.full_like(p, math.inf), dist_to_int(p))
+        out.append(Need("power truncated near an integer", view.out_name(), gap, tol(DType.float32, p), edge=True))
+    return out
+
+
+@loss("BitShift")
+def bit_shift(view: OpView) -> list[Need]:
+    # shift amounts past the width are defined only from opset 28 on (see the spec)
+    y = view.x(1).double()
+    width = 8 * view.x(0).element_size()
+    return [Need("shift by the width or more", view.name(1), torch.minimum(y + 1, width - y), 0.5)]

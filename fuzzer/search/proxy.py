@@ -1,0 +1,67 @@
+"""Proxy gradients: the real values of flat or stepped ops, with a straight-through gradient.
+
+Relu, Floor, Clip and friends have zero gradient on whole half-lines, so a loss downstream (say a
+Log that needs a positive input) could never move the values upstream of them. The proxy computes
+the real output and subtracts `slope * (x.detach() - x)` (exactly +0, so even a -0 output keeps its
+sign), so the gradient is that of `slope * x`: the identity for most, alpha for HardSigmoid.
+The values are bit-identical to the real implementation's, which is why the search can judge its
+own forward pass with the check's margins; the final check still runs the real implementations.
+
+Rejected: smooth surrogates (softplus for Relu, a sigmoid for Floor) in the forward pass. They
+shift the values, so the search would optimise a different graph than the one that is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from fuzzer.spec.base import OpSpec
+
+
+def _alpha(a: dict, default: float) -> float:
+    v = a.get("alpha")
+    return float(np.float32(default if v is None else v))
+
+
+# op type -> the slope of the surrogate, from the attrs (None: no proxy for these attrs). The slope
+# keeps the sign of the real derivative where it has one: a straight identity through LeakyRelu with
+# alpha = -0.12 would point the search the wrong way on the negative side.
+SLOPES: dict[str, Callable[[dict], float | None]] = {
+    "Relu": lambda a: 1.0,
+    "ThresholdedRelu": lambda a: 1.0,
+    "Clip": lambda a: 1.0,
+    "Shrink": lambda a: 1.0,
+    "HardSwish": lambda a: 1.0,
+    "Floor": lambda a: 1.0,
+    "Ceil": lambda a: 1.0,
+    "Round": lambda a: 1.0,
+    "Sign": lambda a: 1.0,
+    "LeakyRelu": lambda a: 1.0 if _alpha(a, 0.01) == 0 else None,  # else its real gradient is fine
+    "HardSigmoid": lambda a: _alpha(a, 0.2) or None,
+}
+
+
+def with_slope(y: torch.Tensor, x: torch.Tensor, slope: float) -> torch.Tensor:
+    """y bit for bit, with the gradient of slope * x (none where x is not finite, so no NaN leaks)."""
+    d = (x.detach() - x) * slope  # +0 in value, gradient -slope
+    return y - torch.where(torch.isfinite(x), d, torch.zeros_like(d))
+
+
+def straight_through(spec: OpSpec, xs: list[torch.Tensor], attrs: dict, slope: float) -> list[torch.Tensor]:
+    """The real outputs; the surrogate's gradient with respect to input 0."""
+    x = xs[0]
+    (y,) = spec.torch([x.detach()] + xs[1:], attrs)
+    if not (x.requires_grad and y.dtype == x.dtype and y.shape == x.shape):
+        return [y]
+    return [with_slope(y, x, slope)]
+
+
+def runner(spec: OpSpec, attrs: dict, *, proxy: bool) -> Callable[[list[torch.Tensor], dict], list[torch.Tensor]]:
+    """How the search runs an op: through its proxy if it has one (and proxies are on), else for real."""
+    slope = SLOPES[spec.op_type](attrs) if proxy and spec.op_type in SLOPES else None
+    if slope is not None:
+        return lambda xs, a: straight_through(spec, xs, a, slope)
+    return spec.torch

@@ -1,0 +1,126 @@
+"""One pass over the graph: every node's inputs and outputs, which of them are clean, and their Needs.
+
+A tensor is clean when it and everything it was computed from is finite. Only nodes with clean
+inputs are judged: a NaN downstream of a Log is the Log's fault, reported once, there. That also
+keeps NaN out of the backward pass, since a judged node's ancestors are all finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from fuzzer.graph.model import Graph
+from fuzzer.search.exact import exact_outputs
+from fuzzer.search.losses import Need, OpView, needs_of
+from fuzzer.search.proxy import runner
+from fuzzer.spec.registry import get
+
+
+@dataclass
+class Judged:
+    """The Needs of one node (index into graph.nodes) whose inputs were clean."""
+
+    index: int
+    needs: list[Need]
+
+    def violated(self) -> list[tuple[Need, int]]:
+        """Needs with elements below their margin, with the number of such elements."""
+        out = []
+        for n in self.needs:
+            count = int(n.violated().sum())
+            if count:
+                out.append((n, count))
+        return out
+
+
+@dataclass
+class Trace:
+    """A forward pass: all tensor values and the judged nodes, in topological order."""
+
+    env: dict[str, torch.Tensor]
+    judged: list[Judged] = field(default_factory=list)
+
+    def violations(self) -> list[tuple[int, Need, int]]:
+        """(node index, need, violating elements) for every violated need."""
+        return [(j.index, n, c) for j in self.judged for n, c in j.violated()]
+
+    def penalty(self) -> torch.Tensor:
+        """The summed hinge penalties of the needs short of their search margins.
+
+        Satisfied needs are left out entirely rather than added as zeros: a zero gradient that meets
+        an infinite local derivative on its way back (Sqrt at 0) would turn into NaN.
+        """
+        terms = [p for j in self.judged for n in j.needs if (p := n.penalty()).detach() > 0]
+        return torch.stack(terms).sum() if terms else torch.zeros((), dtype=torch.float64)
+
+    def violation_penalty(self) -> torch.Tensor:
+        """The penalty of the violated elements alone (what the check objects to)."""
+        terms = [p for j in self.judged for n, _ in j.violated() if (p := n.penalty(violated_only=True)).detach() > 0]
+        return torch.stack(terms).sum() if terms else torch.zeros((), dtype=torch.float64)
+
+
+def finite(t: torch.Tensor) -> bool:
+    return not t.dtype.is_floating_point or bool(torch.isfinite(t).all())
+
+
+def run(graph: Graph, leaves: dict[str, torch.Tensor], *, proxy: bool) -> Trace:
+    """Run the graph from leaf values in their real dtypes, then judge it.
+
+    With `proxy`, flat ops pass a straight-through gradient (same values, see `proxy`); without, this
+    is fuzzer.graph.torch_run's loop. An op that raises (torch raises for an integer division by
+    zero) is a violation of its own, and its outputs are zeros that nothing downstream is judged on.
+    """
+    env = dict(leaves)
+    raised: dict[int, str] = {}
+    for i, node in enumerate(graph.nodes):
+        try:
+            ys = runner(get(node.op), node.attrs, proxy=proxy)([env[n] for n in node.inputs], node.attrs)
+        except (RuntimeError, ValueError, ZeroDivisionError) as e:
+            raised[i] = f"raised {type(e).__name__}: {str(e).splitlines()[0][:80]}"
+            ys = [torch.zeros(shape_of(graph, o), dtype=graph.tensors[o].ttype.dtype.torch) for o in node.outputs]
+        for y in ys:
+            if y.requires_grad:
+                y.register_hook(finite_grad)
+        env.update(zip(node.outputs, ys))
+    return judge(graph, env, raised)
+
+
+def shape_of(graph: Graph, name: str) -> tuple[int, ...]:
+    return tuple(int(s) for s in graph.tensors[name].ttype.shape)
+
+
+def finite_grad(g: torch.Tensor) -> torch.Tensor:
+    """Gradient hook: an element at a singular point (Sqrt at 0) gets no gradient, rather than an
+    infinite one that the next mixing op (a MatMul, a sum) would spread as NaN to every element."""
+    return torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | None = None) -> Trace:
+    """The Needs of every node whose inputs are clean, given all tensor values.
+
+    `raised` maps the index of a node whose op raised to the message; such a node is judged on its
+    inputs, and gets a violation of its own only when its loss finds none (the loss's is the more
+    precise one: which elements of the divisor are zero).
+    """
+    raised = raised or {}
+    leaves = graph.inputs + graph.weights
+    clean = {n: finite(env[n]) for n in leaves}
+    exact = {n: torch.ones((), dtype=torch.bool) for n in leaves}
+    trace = Trace(env)
+    for i, node in enumerate(graph.nodes):
+        xs, ys = [env[n] for n in node.inputs], [env[n] for n in node.outputs]
+        dts = [[graph.tensors[n].ttype.dtype for n in names] for names in (node.inputs, node.outputs)]
+        in_exact = [exact[n] for n in node.inputs]
+        exact.update(zip(node.outputs, exact_outputs(node, xs, ys, in_exact, dts)))
+        ok = all(clean[n] for n in node.inputs)
+        for o in node.outputs:
+            clean[o] = ok and finite(env[o]) and i not in raised
+        if not ok:
+            continue
+        judged = Judged(i, needs_of(OpView(node, xs, ys, dts[0], dts[1], in_exact)))
+        if i in raised and not judged.violated():
+            judged.needs.append(Need(raised[i], node.outputs[0], torch.full((), -1.0, dtype=torch.float64)))
+        trace.judged.append(judged)
+    return trace

@@ -1,0 +1,101 @@
+"""The search as a whole: its contract, determinism, and a property over generated graphs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fuzzer.generate.config import GenConfig
+from fuzzer.generate.generator import generate
+from fuzzer.graph.torch_run import run_torch
+from fuzzer.search import check, search
+from fuzzer.spec.base import Domain
+from fuzzer.spec.dtypes import DType
+from tests.fuzzer.search.build import Chain
+
+
+def assert_same(a, b) -> None:
+    assert a.success == b.success and a.steps == b.steps and a.violations == b.violations
+    for x, y in ((a.inputs, b.inputs), (a.weights, b.weights)):
+        assert list(x) == list(y)
+        for k in x:
+            assert x[k].dtype == y[k].dtype
+            assert x[k].tobytes() == y[k].tobytes(), k
+
+
+def hard_graph():
+    """A graph that needs many steps and redraws: Reciprocal(Floor(LeakyRelu(Mish(x)))) in float16."""
+    c = Chain()
+    x = c.input("x", DType.float16, (8, 16), Domain(-3.0, 3.0))
+    n = c.input("n", DType.int32, (8, 16), Domain(-3.0, 3.0))
+    y = c.op("Floor", c.op("LeakyRelu", c.op("Mish", x), alpha=-0.12))
+    return c.done(c.op("Reciprocal", y), c.op("Div", n, n))
+
+
+def test_same_seed_gives_identical_arrays() -> None:
+    g = hard_graph()
+    a, b = search(g, 7, steps=150), search(g, 7, steps=150)
+    assert a.steps > 0
+    assert_same(a, b)
+    c = search(g, 8, steps=150)
+    assert c.inputs["x"].tobytes() != a.inputs["x"].tobytes()
+
+
+def test_the_search_leaves_global_rng_state_alone() -> None:
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    search(hard_graph(), 0, steps=20)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_result_types_and_domains() -> None:
+    g = hard_graph()
+    r = search(g, 1, steps=200)
+    assert r.success, [str(v) for v in r.violations]
+    assert set(r.inputs) == set(g.inputs) and set(r.weights) == set(g.weights)
+    for name, arr in {**r.inputs, **r.weights}.items():
+        t = g.tensors[name]
+        assert arr.dtype == t.ttype.dtype.numpy and arr.shape == tuple(t.ttype.shape)
+        assert (arr.astype(np.float64) >= t.domain.lo).all() and (arr.astype(np.float64) <= t.domain.hi).all()
+    assert r.seconds > 0 and r.restarts >= 1
+    assert check(g, r.inputs, r.weights) == []
+
+
+def test_steps_zero_only_checks() -> None:
+    r = search(hard_graph(), 0, steps=0)
+    assert r.steps == 0 and not r.success and r.violations
+
+
+@pytest.mark.parametrize("kw", [{"steps": -1}, {"steps": 1.5}, {"patience": 0}])
+def test_bad_arguments_are_named(kw) -> None:
+    with pytest.raises(ValueError, match=str(next(iter(kw.values())))):
+        search(hard_graph(), 0, **kw)
+
+
+def no_nan_anywhere(graph, r) -> bool:
+    g = dataclasses.replace(graph, values={**graph.values, **r.weights})
+    with np.errstate(all="ignore"):
+        env = run_torch(g, r.inputs, keep_all=True)
+    floats = [v.astype(np.float64) for n, v in env.items() if graph.tensors[n].ttype.dtype.is_float]
+    return all(np.isfinite(v).all() for v in floats)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), max_nodes=st.integers(3, 15))
+def test_generated_graphs(seed: int, max_nodes: int) -> None:
+    """Whatever the graph: the result has the graph's types, a success is NaN/Inf-free under
+    fuzzer.graph.torch_run, and the violations reported are exactly what the check finds."""
+    graph, _ = generate(GenConfig(max_nodes=max_nodes), seed)
+    r = search(graph, seed, steps=40)
+    for name, arr in {**r.inputs, **r.weights}.items():
+        assert arr.dtype == graph.tensors[name].ttype.dtype.numpy
+    assert r.violations == check(graph, r.inputs, r.weights)
+    assert r.success == (not r.violations)
+    if r.success:
+        assert no_nan_anywhere(graph, r)
