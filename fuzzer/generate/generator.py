@@ -42,7 +42,7 @@ class GenStats:
 
 @dataclass
 class _Plan:
-    """An insertion under construction."""
+    """An insertion under construction. `aligned`: new leaf dims (Z3 var id) -> the dim they line up with."""
 
     spec: OpSpec
     d: Draw
@@ -50,6 +50,17 @@ class _Plan:
     names: list[str | None] = field(default_factory=list)  # None = new leaf
     roles: list[str] = field(default_factory=list)  # role of each new leaf
     binding: dict[str, DType] = field(default_factory=dict)
+    aligned: dict[int, int] = field(default_factory=dict)
+
+    def leaf_shape(self, k: int, rank: int, ref: tuple, prefer) -> tuple:
+        """Symbolic dims of a new leaf for input k; `prefer(i)` gives each dim's preferred value."""
+        dims = []
+        for i in range(rank):
+            v = self.d.dim(f"in{k}", prefer=prefer(i))
+            j = len(ref) - rank + i
+            self.aligned[v.get_id()] = ref[j] if 0 <= j < len(ref) and isinstance(ref[j], int) else 1
+            dims.append(v)
+        return tuple(dims)
 
 
 @functools.lru_cache(maxsize=64)
@@ -200,7 +211,7 @@ class Generator:
                 dt = self.rng.choice(dtypes)
                 rank = spec.leaf_rank(k, plan.ins, plan.d)
                 ref = plan.ins[0].shape
-                shape = tuple(plan.d.dim(f"in{k}", prefer=self._aligned(ref, rank, i)) for i in range(rank))
+                shape = plan.leaf_shape(k, rank, ref, lambda i, ref=ref, rank=rank: self._aligned(ref, rank, i))
                 plan.names.append(None)
                 plan.ins.append(TType(dt, shape))
                 plan.roles.append("weight" if role == "weight" else self._leaf_role())
@@ -241,9 +252,8 @@ class Generator:
                 plan.ins.append(self.graph.tensors[name].ttype)
                 plan.roles.append("")
             else:
-                shape = tuple(
-                    plan.d.dim(f"in{k}", prefer=self._aligned(tt.shape, ranks[k], i)) for i in range(ranks[k])
-                )
+                r = ranks[k]
+                shape = plan.leaf_shape(k, r, tt.shape, lambda i, r=r: self._aligned(tt.shape, r, i))
                 plan.names.append(None)
                 plan.ins.append(TType(self.rng.choice(dtypes), shape))
                 plan.roles.append("weight" if spec.input_at(k).role == "weight" else role)
@@ -267,13 +277,14 @@ class Generator:
             conds += [x == y for x, y in zip(outs[0], want.shape)]
         return outs, out_dtypes, conds
 
-    def _preferred(self, plan: _Plan, a: dict, target: str | None):
+    def _preferred(self, plan: _Plan, a: dict, target: str | None, override: dict | None = None):
         """The insertion with every symbolic int at its preferred value, if that is already valid.
 
         Evaluating the spec's rules on plain ints is much cheaper than a solver call, and the
         preferred values are the random draws we want anyway; Z3 is asked only when they conflict.
         """
         prefs = {v.var.get_id(): v.prefer for v in plan.d.vars}
+        prefs.update(override or {})
 
         def sub(x):
             if isinstance(x, (list, tuple)):
@@ -299,6 +310,10 @@ class Generator:
         spec, d, cfg = plan.spec, plan.d, self.cfg
         a = spec.attrs(d, plan.ins)
         fast = self._preferred(plan, a, target) if d.vars else None
+        if fast is None and plan.aligned:
+            # second cheap try: every new leaf dim equal to the dim it lines up with (what shape-preserving
+            # and broadcasting ops need); only then ask Z3
+            fast = self._preferred(plan, a, target, override=plan.aligned)
         if fast is not None:
             ins, out_types, a = fast
         else:
@@ -319,7 +334,8 @@ class Generator:
             return False
         if self._total_elems() + new_elems > cfg.max_total_elems:
             return False
-        a = spec.finalize(self._np_rng(), ins, a)
+        if type(spec).finalize is not OpSpec.finalize:  # a numpy Generator costs ~40 us: only when used
+            a = spec.finalize(self._np_rng(), ins, a)
         names = []
         for k, (n, t) in enumerate(zip(plan.names, ins)):
             if n is None:
