@@ -18,17 +18,14 @@ import numpy as np
 import z3
 
 from fuzzer.generate.config import GenConfig
-from fuzzer.generate.solve import SolveStats, solve
+from fuzzer.generate.solve import Solution, SolveStats, solve
 from fuzzer.graph.model import Graph, Node, Tensor
 from fuzzer.spec import registry
 from fuzzer.spec.base import OpSpec, SpecError, TType
 from fuzzer.spec.draw import Draw, log_int
 from fuzzer.spec.dtypes import DType
+from fuzzer.spec.expr import Undefined
 from fuzzer.spec.sym import prod
-
-
-class _NotPlain(Exception):
-    """An attribute holds a compound Z3 expression, so the fast path does not apply."""
 
 
 @dataclass
@@ -58,7 +55,7 @@ class _Plan:
         for i in range(rank):
             v = self.d.dim(f"in{k}", prefer=prefer(i))
             j = len(ref) - rank + i
-            self.aligned[v.get_id()] = ref[j] if 0 <= j < len(ref) and isinstance(ref[j], int) else 1
+            self.aligned[v.uid] = ref[j] if 0 <= j < len(ref) and isinstance(ref[j], int) else 1
             dims.append(v)
         return tuple(dims)
 
@@ -88,9 +85,9 @@ class Generator:
         self.specs, self.backward_specs = _usable_specs(config)
         self.stats = GenStats()
         self.graph = Graph(opset=config.opset)
-        # Z3's results depend on the terms its context has seen: a context of our own per model makes
-        # a model independent of whatever was generated before it in this process
-        self.ctx = z3.Context()
+        # Z3's results depend on the terms its context has seen: a context of our own per model (made on
+        # the first solver call) makes a model independent of whatever was generated before it
+        self._ctx: z3.Context | None = None
         self._n = 0
 
     # --- public -------------------------------------------------------------------------
@@ -157,7 +154,7 @@ class Generator:
     def _draw(self, spec: OpSpec, target: TType | None = None) -> Draw:
         prefix = f"n{len(self.graph.nodes)}"
         cfg = self.cfg
-        return Draw(self.rng, cfg.opset, prefix, cfg.max_dim, cfg.max_elems, cfg.max_rank, target, self.ctx)
+        return Draw(self.rng, cfg.opset, prefix, cfg.max_dim, cfg.max_elems, cfg.max_rank, target)
 
     def _insert(self, forward: bool) -> bool:
         try:
@@ -283,23 +280,14 @@ class Generator:
         Evaluating the spec's rules on plain ints is much cheaper than a solver call, and the
         preferred values are the random draws we want anyway; Z3 is asked only when they conflict.
         """
-        prefs = {v.var.get_id(): v.prefer for v in plan.d.vars}
+        prefs = {v.var.uid: v.prefer for v in plan.d.vars}
         prefs.update(override or {})
-
-        def sub(x):
-            if isinstance(x, (list, tuple)):
-                return type(x)(sub(v) for v in x)
-            if isinstance(x, z3.ExprRef):
-                if x.get_id() not in prefs:
-                    raise _NotPlain
-                return prefs[x.get_id()]
-            return x
-
+        sub = Solution(prefs)
         try:
             ins = [TType(t.dtype, sub(t.shape)) for t in plan.ins]
             a_c = {k: sub(v) for k, v in a.items()}
             got = self._constraints(plan, ins, a_c, target)
-        except _NotPlain:
+        except (KeyError, Undefined):  # a variable of no insertion, or a division by zero at these values
             return None
         if got is None or not all(c is True for c in got[2]):
             return None
@@ -321,7 +309,9 @@ class Generator:
             if got is None:
                 return False
             outs, out_dtypes, conds = got
-            sol = solve(conds, d.vars, self.rng, budget=cfg.solver_budget, stats=self.stats.solver)
+            sol = solve(
+                conds, d.vars, self.rng, context=self._context, budget=cfg.solver_budget, stats=self.stats.solver
+            )
             if sol is None:
                 return False
             ins = [TType(t.dtype, tuple(sol(list(t.shape)))) for t in plan.ins]
@@ -392,6 +382,11 @@ class Generator:
 
     def _total_elems(self) -> int:
         return sum(prod(t.ttype.shape) for t in self.graph.tensors.values())
+
+    def _context(self) -> z3.Context:
+        if self._ctx is None:
+            self._ctx = z3.Context()
+        return self._ctx
 
     def _np_rng(self) -> np.random.Generator:
         return np.random.default_rng(self.rng.getrandbits(63))

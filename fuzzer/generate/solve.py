@@ -4,18 +4,21 @@ Hard constraints must hold. Each symbolic variable also has a preferred value, t
 assumption; when the preferences conflict, the unsat core names some of them and we drop one
 (chosen by the random source) and try again. This gives diverse solutions instead of the solver's
 favourite minimal ones, and costs a handful of small checks. Work is bounded by `budget` checks,
-never by wall-clock time.
+never by wall-clock time. Rules arrive as `fuzzer.spec.expr` trees and become Z3 terms here, in the
+context the caller gives (one per model, so no other model's terms influence the solver).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import z3
 
 from fuzzer.spec.draw import SymVar
+from fuzzer.spec.expr import Expr, evaluate, to_z3
 
 
 @dataclass
@@ -26,31 +29,38 @@ class SolveStats:
 
 
 def solve(
-    conds: list, syms: list[SymVar], rng: random.Random, *, budget: int = 8, stats: SolveStats | None = None
+    conds: list,
+    syms: list[SymVar],
+    rng: random.Random,
+    *,
+    context: Callable[[], z3.Context],
+    budget: int = 8,
+    stats: SolveStats | None = None,
 ) -> Solution | None:
     """A model satisfying `conds`, or None if unsat within the budget."""
     if any(c is False for c in conds):
         return None
     hard = [c for c in conds if c is not True]
     if not syms and not hard:
-        return Solution(None)
+        return Solution({})
     t0 = time.perf_counter()
     try:
-        return _solve(hard, syms, rng, budget, stats)
+        return _solve(hard, syms, rng, budget, stats, context())
     finally:
         if stats is not None:
             stats.calls += 1
             stats.seconds += time.perf_counter() - t0
 
 
-def _solve(hard, syms, rng, budget, stats) -> Solution | None:
-    ctx = syms[0].var.ctx if syms else hard[0].ctx
+def _solve(hard, syms, rng, budget, stats, ctx: z3.Context) -> Solution | None:
+    memo: dict = {}
     s = z3.Solver(ctx=ctx)
     s.set("random_seed", 0)
-    lits = [z3.Bool(f"pref.{i}", ctx=ctx) for i in range(len(syms))]
-    facts = list(hard)
-    for sv, lit in zip(syms, lits):
-        facts += [sv.var >= sv.lo, sv.var <= sv.hi, z3.Implies(lit, sv.var == sv.prefer)]
+    lits = [z3.Bool(f"pref.{i}", ctx) for i in range(len(syms))]
+    facts = [to_z3(c, ctx, memo) for c in hard]
+    zvars = [to_z3(sv.var, ctx, memo) for sv in syms]
+    for sv, zv, lit in zip(syms, zvars, lits):
+        facts += [zv >= sv.lo, zv <= sv.hi, z3.Implies(lit, zv == sv.prefer)]
     s.add(z3.And(*facts) if len(facts) > 1 else facts[0])
     index = {lit.get_id(): i for i, lit in enumerate(lits)}
     active = list(range(len(lits)))
@@ -59,7 +69,8 @@ def _solve(hard, syms, rng, budget, stats) -> Solution | None:
             stats.checks += 1
         r = s.check(*[lits[i] for i in active])
         if r == z3.sat:
-            return Solution(s.model())
+            m = s.model()
+            return Solution({sv.var.uid: m.eval(zv, model_completion=True).as_long() for sv, zv in zip(syms, zvars)})
         if r == z3.unknown:
             return None
         core = sorted(index[c.get_id()] for c in s.unsat_core())
@@ -73,19 +84,12 @@ def _solve(hard, syms, rng, budget, stats) -> Solution | None:
 class Solution:
     """A solved insertion: evaluates any Dim, attribute value or nested list of them."""
 
-    def __init__(self, model: z3.ModelRef | None):
-        self.model = model
+    def __init__(self, values: dict[int, int]):
+        self.values = values  # Var uid -> value
 
     def __call__(self, x):
         if isinstance(x, (list, tuple)):
             return type(x)(self(v) for v in x)
-        if isinstance(x, bool) or not isinstance(x, (z3.ExprRef,)):
-            return x
-        if self.model is None:
-            raise ValueError(f"expression {x} is symbolic but nothing was solved")
-        val = self.model.eval(x, model_completion=True)
-        if z3.is_int_value(val):
-            return val.as_long()
-        if z3.is_true(val) or z3.is_false(val):
-            return z3.is_true(val)
-        raise ValueError(f"expression {x} is not concrete under the model: {val}")
+        if isinstance(x, Expr):
+            return evaluate(x, self.values)
+        return x

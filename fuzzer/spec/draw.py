@@ -12,8 +12,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-import z3
-
+from fuzzer.spec.expr import Var
 from fuzzer.spec.sym import Dim
 
 
@@ -21,7 +20,7 @@ from fuzzer.spec.sym import Dim
 class SymVar:
     """A symbolic integer with its hard range and the value the generator tries first."""
 
-    var: z3.ArithRef
+    var: Var
     lo: int
     hi: int
     prefer: int
@@ -56,7 +55,6 @@ class Draw:
     max_elems: int = 4096  # the generator rejects any tensor with more elements
     max_rank: int = 5  # ops that add dims stay at or below it
     target: object = None  # backward insertion: the TType the op must produce (None when forward)
-    ctx: z3.Context | None = None  # one Z3 context per model, so no other model's terms affect solving
     vars: list[SymVar] = field(default_factory=list)
 
     # --- concrete draws -------------------------------------------------------------------
@@ -95,14 +93,20 @@ class Draw:
         return p
 
     # --- symbolic draws -------------------------------------------------------------------
-    def int(self, name: str, lo: int, hi: int, *, prefer: int | None = None) -> z3.ArithRef:
+    def int(self, name: str, lo: int, hi: int, *, prefer: int | None = None) -> Var:
         """A symbolic int in [lo, hi] for the solver; `prefer` (or a random draw) is tried first."""
-        v = z3.Int(f"{self.prefix}.{name}.{len(self.vars)}", ctx=self.ctx)
+        v = Var(f"{self.prefix}.{name}.{len(self.vars)}")
         p = log_int(self.rng, lo, hi) if prefer is None else max(lo, min(hi, prefer))
         self.vars.append(SymVar(v, lo, hi, p))
         return v
 
-    def ints(self, name: str, n: int, lo: int, hi: int) -> list[z3.ArithRef]:
+    def prefer(self, dim: Dim, value: int) -> None:
+        """Make the solver try `value` first for a symbolic int of this insertion (no-op on ints)."""
+        for sv in self.vars:
+            if sv.var is dim:
+                sv.prefer = max(sv.lo, min(sv.hi, value))
+
+    def ints(self, name: str, n: int, lo: int, hi: int) -> list[Var]:
         return [self.int(name, lo, hi) for _ in range(n)]
 
     def dim(self, name: str, *, prefer: int | None = None) -> Dim:

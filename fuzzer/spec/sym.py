@@ -1,23 +1,27 @@
-"""Arithmetic that works on both concrete ints and Z3 integer expressions.
+"""Arithmetic that works on both concrete ints and symbolic expressions (`fuzzer.spec.expr`).
 
-Shape rules are written once with these helpers; the generator evaluates them on Z3 variables
-(while solving) and the same rule yields plain ints when every operand is concrete.
+Shape rules are written once with these helpers; the generator evaluates them on symbolic unknowns
+(solved with Z3 when needed) and the same rule yields plain ints when every operand is concrete.
 """
 
 from __future__ import annotations
 
-import z3
+from fuzzer.spec import expr as E
 
-Dim = int | z3.ArithRef
-Cond = bool | z3.BoolRef
+Dim = int | E.Expr
+Cond = bool | E.BoolExpr
 
 
 def is_concrete(x: object) -> bool:
     return isinstance(x, (int, bool))
 
 
+def not_(c: Cond) -> Cond:
+    return (not c) if isinstance(c, bool) else E.not_(c)
+
+
 def fdiv(a: Dim, b: Dim) -> Dim:
-    """Floor division; Z3's integer division is Euclidean, equal to floor for b > 0."""
+    """Floor division; symbolic division is Euclidean (as in Z3), equal to floor for b > 0."""
     if is_concrete(a) and is_concrete(b):
         return a // b
     return a / b
@@ -31,25 +35,25 @@ def cdiv(a: Dim, b: Dim) -> Dim:
 def smax(a: Dim, b: Dim) -> Dim:
     if is_concrete(a) and is_concrete(b):
         return max(a, b)
-    return z3.If(a >= b, a, b)
+    return E.ite(a >= b, a, b)
 
 
 def smin(a: Dim, b: Dim) -> Dim:
     if is_concrete(a) and is_concrete(b):
         return min(a, b)
-    return z3.If(a <= b, a, b)
+    return E.ite(a <= b, a, b)
 
 
 def ite(c: Cond, a: Dim, b: Dim) -> Dim:
     if isinstance(c, bool):
         return a if c else b
-    return z3.If(c, a, b)
+    return E.ite(c, a, b)
 
 
 def eq(a: Dim, b: Dim) -> Cond:
     if is_concrete(a) and is_concrete(b):
         return a == b
-    return a == b  # z3 overloads == to build a BoolRef
+    return a == b  # Expr overloads == to build a symbolic condition
 
 
 def any_of(*cs: Cond) -> Cond:
@@ -58,7 +62,7 @@ def any_of(*cs: Cond) -> Cond:
     rest = [c for c in cs if c is not False]
     if not rest:
         return False
-    return rest[0] if len(rest) == 1 else z3.Or(*rest)
+    return rest[0] if len(rest) == 1 else E.or_(*rest)
 
 
 def all_of(*cs: Cond) -> Cond:
@@ -67,7 +71,7 @@ def all_of(*cs: Cond) -> Cond:
     rest = [c for c in cs if c is not True]
     if not rest:
         return True
-    return rest[0] if len(rest) == 1 else z3.And(*rest)
+    return rest[0] if len(rest) == 1 else E.and_(*rest)
 
 
 def prod(dims) -> Dim:

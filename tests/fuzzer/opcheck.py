@@ -74,6 +74,11 @@ def reference_bugs(graph: Graph) -> list[str]:
                 found.append("onnx.reference LRN: sums over the batch axis instead of channels (onnx#7805)")
         if n.op == "GlobalLpPool":
             found.append("onnx.reference has no GlobalLpPool")
+        x = graph.tensors[n.inputs[0]].ttype if n.inputs else None
+        if n.op in ("Softsign", "ReduceLogSumExp") and x is not None and x.rank == 0:
+            found.append(f"onnx.reference {n.op}: a rank-0 input gives a NumPy scalar, not an array")
+        if n.op in ("ReduceSumSquare", "ReduceL1") and x is not None and x.dtype.name == "int32":
+            found.append(f"onnx.reference {n.op}: int32 input gives an int64 output")
     return found
 
 

@@ -24,11 +24,7 @@ DEFAULTS = {"auto_pad": "NOTSET", "group": 1, "ceil_mode": 0, "count_include_pad
 # --- window geometry (symbolic or concrete) ---------------------------------------------------
 def prefer(d: Draw, dim: Dim, value: int) -> None:
     """Make the solver try `value` first for a new leaf's dim (leaf dims default to aligned dims)."""
-    if isinstance(dim, int):
-        return
-    for sv in d.vars:
-        if sv.var.eq(dim):
-            sv.prefer = max(sv.lo, min(sv.hi, value))
+    d.prefer(dim, value)
 
 
 def draw_window(d: Draw, nsp: int, *, dilations: bool = True, auto_pad_p: float = 0.2) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-import z3
 
 from fuzzer.spec.base import Input, OpSpec
 from fuzzer.spec.ops.nn_conv import (
@@ -27,7 +26,7 @@ from fuzzer.spec.ops.nn_conv import (
     window_shape,
 )
 from fuzzer.spec.registry import register
-from fuzzer.spec.sym import all_of, any_of, cdiv
+from fuzzer.spec.sym import all_of, any_of, cdiv, not_
 
 
 def windows(x: torch.Tensor, a: dict[str, Any], fill: float, *, tail: float | None = None) -> torch.Tensor:
@@ -86,10 +85,6 @@ def reference_ceil_ok(a: dict[str, Any], x, overhang: int) -> list:
         span = n + pads[i][0] + pads[i][1] - extent(kernel[i], dls[i])
         conds.append(cdiv(span, a["strides"][i]) * a["strides"][i] - span <= overhang)
     return conds
-
-
-def not_(c):
-    return (not c) if isinstance(c, bool) else z3.Not(c)
 
 
 class _Pool(OpSpec):

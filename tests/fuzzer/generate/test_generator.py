@@ -31,8 +31,15 @@ def test_every_model_is_valid_and_runs(seed: int, max_nodes: int) -> None:
     validate(graph, model)
     if reference_bugs(graph):
         return
-    with np.errstate(all="ignore"):
-        outs = ReferenceEvaluator(model).run(None, feeds_for(graph, seed))
+    try:
+        with np.errstate(all="ignore"):
+            outs = ReferenceEvaluator(model).run(None, feeds_for(graph, seed))
+    except (ZeroDivisionError, ValueError) as e:
+        # random (unsearched) values may make an integer divisor zero or an integer exponent negative
+        # inside the graph: a fact about these inputs, not about the model's validity
+        if isinstance(e, ValueError) and "negative integer powers" not in str(e):
+            raise
+        return
     for name, got in zip(graph.outputs, outs):
         t = graph.tensors[name].ttype
         assert tuple(np.asarray(got).shape) == tuple(t.shape), name
