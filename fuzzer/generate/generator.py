@@ -24,7 +24,7 @@ from fuzzer.spec import registry
 from fuzzer.spec.base import OpSpec, SpecError, TType
 from fuzzer.spec.draw import Draw, log_int
 from fuzzer.spec.dtypes import DType
-from fuzzer.spec.expr import Undefined
+from fuzzer.spec.expr import Expr, Undefined, Var, evaluate
 from fuzzer.spec.sym import prod
 
 
@@ -309,9 +309,11 @@ class Generator:
             if got is None:
                 return False
             outs, out_dtypes, conds = got
-            sol = solve(
-                conds, d.vars, self.rng, context=self._context, budget=cfg.solver_budget, stats=self.stats.solver
-            )
+            sol = _propagated(conds, d.vars)
+            if sol is None:
+                sol = solve(
+                    conds, d.vars, self.rng, context=self._context, budget=cfg.solver_budget, stats=self.stats.solver
+                )
             if sol is None:
                 return False
             ins = [TType(t.dtype, tuple(sol(list(t.shape)))) for t in plan.ins]
@@ -414,6 +416,44 @@ class Generator:
         rng = self._np_rng()
         for n in g.weights:
             g.values[n] = leaf_values(rng, g.tensors[n])
+
+
+def _propagated(conds: list, syms) -> Solution | None:
+    """Third cheap try: adopt the values equalities force (x == 5, x == y), then check every rule.
+
+    Backward insertions (an output dim must equal the target's) and channel counts (a weight dim
+    must equal C) are mostly such equalities. The adopted values also become the solver's
+    preferences if this try fails, so Z3 starts from a nearly consistent point.
+    """
+    if any(c is False for c in conds):
+        return None
+    prefs = {sv.var.uid: sv.prefer for sv in syms}
+    ranges = {sv.var.uid: (sv.lo, sv.hi) for sv in syms}
+    changed = False
+    for _ in range(2):
+        for c in conds:
+            if not isinstance(c, Expr) or c.op != "==":
+                continue
+            for x, other in (c.args, c.args[::-1]):
+                if isinstance(x, Var) and x.uid in prefs:
+                    try:
+                        v = evaluate(other, prefs)
+                    except (KeyError, Undefined):
+                        continue
+                    lo, hi = ranges[x.uid]
+                    if isinstance(v, int) and lo <= v <= hi and prefs[x.uid] != v:
+                        prefs[x.uid] = v
+                        changed = True
+                    break
+    if not changed:
+        return None
+    for sv in syms:
+        sv.prefer = prefs[sv.var.uid]
+    try:
+        ok = all(c is True or (isinstance(c, Expr) and evaluate(c, prefs) is True) for c in conds)
+    except (KeyError, Undefined):
+        return None
+    return Solution(prefs) if ok else None
 
 
 def leaf_values(rng: np.random.Generator, t: Tensor) -> np.ndarray:
