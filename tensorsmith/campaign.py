@@ -41,7 +41,7 @@ class CampaignConfig:
     tests: int | None = None
     time_s: float | None = None
     gen: GenConfig = field(default_factory=GenConfig)
-    search_steps: int = 200
+    search_steps: int = 50  # a failing search costs ~60 ms a step; most models need 0-50 (bench/search_bench.py)
     timeout_s: float = 60.0
     mem_mb: int = 4096
     rerun: bool = True

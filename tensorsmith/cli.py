@@ -115,7 +115,7 @@ def fuzz(
     exclude_ops: Annotated[str | None, typer.Option(help="Never these operators.")] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
     mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each backend worker, MiB.")] = 4096,
-    search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 200,
+    search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 50,
     server: Annotated[str | None, typer.Option(help="Upload findings to this tensorsmith server URL.")] = None,
     token: Annotated[str | None, typer.Option(help="Worker token of the server (or TENSORSMITH_TOKEN).")] = None,
     campaign_id: Annotated[
