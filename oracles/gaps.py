@@ -15,6 +15,7 @@ from oracles.result import EXCEPTION, Failure
 PATTERNS: dict[str, list[str]] = {
     "onnxruntime": [r"NOT_IMPLEMENTED : Could not find an implementation for", r"is not supported"],
     "onnxruntime-opt": [r"NOT_IMPLEMENTED : Could not find an implementation for", r"is not supported"],
+    "onnxruntime-injected": [r"NOT_IMPLEMENTED : Could not find an implementation for", r"is not supported"],
     "tvm": [r"not (yet )?(been )?(implemented|supported)", r"NotImplementedError", r"Unsupported"],
     "openvino": [r"is not supported", r"[Nn]ot implemented", r"Unsupported"],
     "iree": [r"not (yet )?supported", r"unsupported", r"failed to legalize"],

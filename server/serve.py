@@ -40,9 +40,10 @@ def serve(
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     upgrade(settings.database_url)
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
-    if worker_token is None:
+    # print only secrets we generated: supplied ones must not end up in logs (e.g. `docker logs`)
+    if "worker_token" not in settings.model_fields_set:
         log.warning("worker token: %s", settings.worker_token.get_secret_value())
-    if admin_password is None:
+    if "admin_password" not in settings.model_fields_set:
         log.warning("admin user %r, password: %s", settings.admin_user, settings.admin_password.get_secret_value())
     log.warning("tensorsmith server on http://%s:%d (database %s)", host, port, settings.database_url.split("@")[-1])
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)

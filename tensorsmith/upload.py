@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ class Uploader:
     def __init__(self, url: str, token: str, *, spool_dir: Path, campaign_id: str, every_s: float = 10.0):
         self.client = ServerClient(url, token, spool_dir=spool_dir)
         self.campaign_id = campaign_id
-        self.worker_id = f"{socket.gethostname()}-{spool_dir.resolve().name}"
+        self.worker_id = _worker_id(spool_dir)
         self.every_s = every_s
         self._last = 0.0
 
@@ -91,3 +93,17 @@ class Uploader:
     def close(self) -> None:
         self.client.flush()
         self.client.close()
+
+
+def _worker_id(spool_dir: Path) -> str:
+    """A stable id per campaign directory: TENSORSMITH_WORKER_ID, or made once and kept beside the spool.
+
+    Host names alone are not unique (containers on the host network share one).
+    """
+    if os.environ.get("TENSORSMITH_WORKER_ID"):
+        return os.environ["TENSORSMITH_WORKER_ID"][:128]
+    path = spool_dir.parent / "worker_id"
+    if not path.exists():
+        spool_dir.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{socket.gethostname()[:40]}-{secrets.token_hex(4)}\n")
+    return path.read_text().strip()
