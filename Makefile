@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,backends]'
+	# onnx2torch without its dependencies: its torchvision would replace the CPU torch with a CUDA build
+	$(PY) -m pip install -q --no-deps 'onnx2torch==1.5.*'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -213,6 +213,72 @@ def local(
     raise typer.Exit(code=code)
 
 
+@app.command()
+def check(
+    path: Annotated[str, typer.Option(help="export-dynamo, export-legacy, onnx2torch, or onnx (backends only).")] = (
+        "export-dynamo"
+    ),
+    backends: Annotated[str, typer.Option(help="Backends: NAME, NAME@PYTHON or LABEL=NAME.")] = (
+        "onnxruntime,onnxruntime-opt"
+    ),
+    baseline: Annotated[Path | None, typer.Option(help="Baseline of known failures (JSON, committed).")] = None,
+    budget: Annotated[str, typer.Option(help="Time budget, e.g. 10m.")] = "10m",
+    update_baseline: Annotated[bool, typer.Option(help="Rewrite the baseline with today's verdicts.")] = False,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Reports: junit.xml, summary.md, artifacts/.")] = Path(
+        "check-out"
+    ),
+    sizes: Annotated[str, typer.Option(help="Model sizes of the sweep (max_nodes).")] = "1,3,6,10,16,24",
+    seeds: Annotated[int, typer.Option(min=0, help="Models per size.")] = 20,
+    seed: Annotated[int, typer.Option(help="First seed of the sweep.")] = 0,
+    opset: Annotated[int | None, typer.Option(help="ONNX opset (default: the path's).")] = None,
+    ops: Annotated[str | None, typer.Option(help="Only these operators.")] = None,
+    exclude_ops: Annotated[str | None, typer.Option(help="Never these operators.")] = None,
+    dtypes: Annotated[str | None, typer.Option(help="Comma-separated dtypes.")] = None,
+    search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 200,
+    corpus: Annotated[list[Path] | None, typer.Option(help="More corpus folders (repeatable).")] = None,
+    default_corpus: Annotated[bool, typer.Option(help="Include tensorsmith's own corpus/.")] = True,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
+    mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each worker, MiB.")] = 4096,
+    rerun: Annotated[bool, typer.Option(help="Re-run failures once to tell flaky from real.")] = True,
+    reduce_time: Annotated[str, typer.Option(help="Reduction time per new failure (0 = off).")] = "60s",
+) -> None:
+    """A CI gate: fail (exit 1) when a converter or backend regresses against the committed baseline."""
+    from tensorsmith.check import DEFAULT_CORPUS, CheckError, Sweep, run_check
+
+    try:
+        sweep = Sweep(
+            sizes=tuple(int(x) for x in _split(sizes)),
+            seeds=seeds,
+            seed=seed,
+            opset=opset,
+            ops=tuple(_split(ops)),
+            exclude_ops=tuple(_split(exclude_ops)),
+            dtypes=tuple(_split(dtypes)),
+            search_steps=search_steps,
+        )
+        folders = ([DEFAULT_CORPUS] if default_corpus and DEFAULT_CORPUS.is_dir() else []) + list(corpus or [])
+        code = run_check(
+            path,
+            _split(backends),
+            baseline,
+            parse_duration(budget),
+            update_baseline,
+            out,
+            sweep=sweep,
+            corpus=folders,
+            timeout_s=timeout,
+            mem_mb=mem_mb,
+            rerun=rerun,
+            reduce_s=parse_duration(reduce_time),
+            log=lambda m: typer.echo(m, err=True),
+        )
+    except CheckError as e:
+        _fail(str(e))
+    except ValueError as e:
+        _fail(str(e))
+    raise typer.Exit(code=code)
+
+
 @app.command("ops")
 def list_ops(
     opset: Annotated[int, typer.Option(help="Show what is available at this opset.")] = 21,

@@ -39,6 +39,9 @@ CATALOG: dict[str, BackendKind] = {
     "torch": BackendKind("torch_backend", {}, needs_graph=True, doc="PyTorch eager from the specs"),
     "torch-f64": BackendKind("torch_backend", {"float64": True}, needs_graph=True, doc="float64 reference"),
     "torch-compile": BackendKind("torch_backend", {"compile": True}, needs_graph=True, doc="torch.compile (Inductor)"),
+    "onnx2torch": BackendKind(
+        "exporter_backend", {"converter": "onnx2torch"}, doc="onnx2torch: ONNX -> torch.fx module, run eagerly"
+    ),
 }
 
 
