@@ -45,11 +45,13 @@ class CampaignConfig:
     timeout_s: float = 60.0
     mem_mb: int = 4096
     rerun: bool = True
+    path: str = "onnx"  # "onnx": backends run the generated model; else a converter path (tensorsmith.converter)
 
     def identity(self) -> dict:
         """What must match for a resumed campaign to continue the same sequence of tests."""
         gen = self.gen.to_json()
-        return {"seed": self.seed, "backends": list(self.backends), "gen": gen, "steps": self.search_steps}
+        ident = {"seed": self.seed, "backends": list(self.backends), "gen": gen, "steps": self.search_steps}
+        return ident if self.path == "onnx" else dict(ident, path=self.path)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Campaign:
         self._stop = False
         self.procs: dict[str, BackendProcess] = {}
         self.refs: dict[str, BackendProcess] = {}
+        self.converter = None
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -87,14 +90,24 @@ class Campaign:
         self._load_state()
         for name in ("torch", "torch-f64"):
             self.refs[name] = BackendProcess(parse_backend(name), timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
-        for spec in self.specs:
-            self.procs[spec.name] = BackendProcess(spec, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
+        if self.cfg.path != "onnx":
+            from tensorsmith.converter import ConverterPath
+
+            self.converter = ConverterPath(
+                self.cfg.path, self.specs, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb
+            )
+            self.converter.start(references=False)
+        else:
+            for spec in self.specs:
+                self.procs[spec.name] = BackendProcess(spec, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
         for p in list(self.refs.values()) + list(self.procs.values()):
             p.start()
 
     def close(self) -> None:
         for p in list(self.refs.values()) + list(self.procs.values()):
             p.close()
+        if self.converter is not None:
+            self.converter.close()
 
     def stop(self) -> None:
         self._stop = True
@@ -152,6 +165,8 @@ class Campaign:
             self.stats.reference_errors += 1
             self._log_reference_error(seed, r32 if not r32.ok else r64)
             return []
+        if self.converter is not None:
+            return self._converter_test(seed, index, graph, model, feeds, r32, r64)
         expected = {n: (graph.tensors[n].ttype.dtype.name, tuple(graph.tensors[n].ttype.shape)) for n in graph.outputs}
         verdicts, outcomes = [], {}
         for spec in self.specs:
@@ -244,6 +259,35 @@ class Campaign:
         self.stats.findings += 1
         if self.uploader:
             self.uploader.finding(folder)
+
+    def _converter_test(self, seed, index, graph, model, feeds, r32, r64) -> list[Verdict]:
+        """One test through a converter path: export, then the backends on the exported model."""
+        from tensorsmith.check.artifacts import write_artifact
+        from tensorsmith.check.cases import Case
+
+        result = self.converter.run(graph, model, feeds, r32.outputs, r64.outputs)
+        weights = {n: graph.values[n] for n in graph.weights}
+        case = Case(id=f"seed{seed}", source="fuzz", graph=graph, inputs=feeds, weights=weights)
+        for v in result.verdicts:
+            self._count(v.backend, v)
+            if v.kind == GAP:
+                self.stats.gaps[v.gap] = self.stats.gaps.get(v.gap, 0) + 1
+            elif v.is_finding:
+                folder = write_artifact(self.out / "findings", self.converter, case, v.backend, v, result)
+                self.stats.findings += 1
+                self._append(
+                    "findings.jsonl",
+                    {
+                        "seed": seed,
+                        "index": index,
+                        "target": v.backend,
+                        "kind": v.kind,
+                        "stage": v.stage,
+                        "message": v.message[:300],
+                        "folder": folder.name,
+                    },
+                )
+        return result.verdicts
 
     def _count(self, backend: str, v: Verdict) -> None:
         c = self.stats.per_backend.setdefault(backend, Counter())

@@ -116,6 +116,9 @@ def fuzz(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
     mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each backend worker, MiB.")] = 4096,
     search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 50,
+    path: Annotated[
+        str, typer.Option(help="onnx (backends run the model) or a converter path: export-dynamo, export-legacy, ...")
+    ] = "onnx",
     server: Annotated[str | None, typer.Option(help="Upload findings to this tensorsmith server URL.")] = None,
     token: Annotated[str | None, typer.Option(help="Worker token of the server (or TENSORSMITH_TOKEN).")] = None,
     campaign_id: Annotated[
@@ -130,6 +133,10 @@ def fuzz(
     try:
         specs = parse_backends(backends)
         time_s = parse_duration(time_budget) if time_budget else None
+        if path != "onnx":
+            from tensorsmith.converter import parse_path
+
+            parse_path(path)
     except (BackendConfigError, ValueError) as e:
         _fail(str(e))
     if time_s is None and tests is None:
@@ -145,6 +152,7 @@ def fuzz(
         search_steps=search_steps,
         timeout_s=timeout,
         mem_mb=mem_mb,
+        path=path,
     )
     uploader = None
     if server:

@@ -76,3 +76,14 @@ def test_bad_options_exit_2_at_once(tmp_path: Path, args, message) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
+
+
+def test_converter_path_mode_finds_the_injected_fault(tmp_path: Path) -> None:
+    """`fuzz --path export-dynamo`: the exported model runs on the backends; a wrong one is a finding."""
+    cfg = CampaignConfig(
+        backends=("onnxruntime-injected",), out=tmp_path, tests=3, gen=GEN, search_steps=50, path="export-dynamo"
+    )
+    c = Campaign(cfg)
+    c.run()
+    assert c.stats.findings >= 1, c.stats
+    assert any(p.is_dir() for p in (tmp_path / "findings").iterdir())
