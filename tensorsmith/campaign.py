@@ -45,6 +45,7 @@ class CampaignConfig:
     timeout_s: float = 60.0
     mem_mb: int = 4096
     rerun: bool = True
+    reduce_s: float = 60.0  # reduce each new finding for at most this long (0: only sign it)
     path: str = "onnx"  # "onnx": backends run the generated model; else a converter path (tensorsmith.converter)
 
     def identity(self) -> dict:
@@ -255,8 +256,10 @@ class Campaign:
             actual=outcome.outputs or {},
             meta=meta,
             spec=spec,
+            graph=graph,
         )
         self.stats.findings += 1
+        self._sign_or_reduce(folder, graph, v)
         if self.uploader:
             self.uploader.finding(folder)
 
@@ -288,6 +291,20 @@ class Campaign:
                     },
                 )
         return result.verdicts
+
+    def _sign_or_reduce(self, folder: Path, graph, v: Verdict) -> None:
+        """Shrink a new finding to a minimal model and name it by its signature (or only name it)."""
+        from tensorsmith.reduction import reduce_finding, sign_finding
+
+        # a timeout or out-of-memory finding would cost the full timeout on every reduction step
+        if self.cfg.reduce_s > 0 and v.kind not in ("timeout", "oom"):
+            procs = {**self.refs, **self.procs}
+            reduce_finding(folder, graph=graph, procs=procs, deadline_s=self.cfg.reduce_s)
+        else:
+            sig = sign_finding(folder)
+            meta = json.loads((folder / "meta.json").read_text())
+            meta.update(title=sig.title, alt_titles=list(sig.alt_titles))
+            (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
 
     def _count(self, backend: str, v: Verdict) -> None:
         c = self.stats.per_backend.setdefault(backend, Counter())

@@ -119,6 +119,7 @@ def fuzz(
     path: Annotated[
         str, typer.Option(help="onnx (backends run the model) or a converter path: export-dynamo, export-legacy, ...")
     ] = "onnx",
+    reduce_time: Annotated[str, typer.Option(help="Reduce each new finding for at most this long (0 = off).")] = "60s",
     server: Annotated[str | None, typer.Option(help="Upload findings to this tensorsmith server URL.")] = None,
     token: Annotated[str | None, typer.Option(help="Worker token of the server (or TENSORSMITH_TOKEN).")] = None,
     campaign_id: Annotated[
@@ -133,6 +134,7 @@ def fuzz(
     try:
         specs = parse_backends(backends)
         time_s = parse_duration(time_budget) if time_budget else None
+        reduce_s = parse_duration(reduce_time)
         if path != "onnx":
             from tensorsmith.converter import parse_path
 
@@ -153,6 +155,7 @@ def fuzz(
         timeout_s=timeout,
         mem_mb=mem_mb,
         path=path,
+        reduce_s=reduce_s,
     )
     uploader = None
     if server:
@@ -285,6 +288,24 @@ def check(
     except ValueError as e:
         _fail(str(e))
     raise typer.Exit(code=code)
+
+
+@app.command()
+def reduce(
+    finding: Annotated[Path, typer.Argument(help="A finding folder (OUT/findings/<id>).")],
+    deadline: Annotated[str, typer.Option(help="Stop reducing after this long; progress is kept.")] = "60s",
+    max_calls: Annotated[int, typer.Option(min=1, help="Backend runs at most.")] = 300,
+    force: Annotated[bool, typer.Option(help="Reduce again even if already reduced.")] = False,
+) -> None:
+    """Shrink a finding to a minimal model that still fails the same way, and name it by its signature."""
+    from tensorsmith.reduction import FindingError, reduce_finding
+
+    try:
+        r = reduce_finding(finding, deadline_s=parse_duration(deadline), max_calls=max_calls, force=force)
+    except (FindingError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"{r.status}: {r.nodes_before} -> {r.nodes_after} nodes in {r.seconds:.1f} s, {r.calls} runs")
+    typer.echo(f"title: {r.title}")
 
 
 @app.command("ops")

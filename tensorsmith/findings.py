@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
 from pathlib import Path
@@ -56,7 +57,7 @@ def backend_sources(module: str) -> dict[str, str]:
 
 
 def write_finding(
-    root: Path, fid: str, *, model: bytes, feeds, expected, actual, meta: dict, spec: BackendSpec
+    root: Path, fid: str, *, model: bytes, feeds, expected, actual, meta: dict, spec: BackendSpec, graph=None
 ) -> Path:
     """Write the finding folder atomically; return its path (existing folders are left as they are)."""
     final = root / fid
@@ -66,6 +67,8 @@ def write_finding(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "model.onnx").write_bytes(model)
+    if graph is not None:  # what the reducer edits (an ONNX model cannot be turned back into specs' nodes)
+        (tmp / "graph.pkl").write_bytes(pickle.dumps(graph))
     meta = dict(meta, bfloat16_inputs=save_arrays(tmp / "inputs.npz", feeds))
     if expected:
         save_arrays(tmp / "expected.npz", expected)
