@@ -9,6 +9,8 @@ do not line up at all, the whole leaf is blamed.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from fuzzer.search.losses import Need
@@ -26,8 +28,11 @@ def by_gradient(penalty: torch.Tensor, masters: dict[str, torch.Tensor]) -> dict
 def positional(shape: tuple[int, ...], mask: torch.Tensor) -> torch.Tensor:
     """The elements of a leaf of `shape` that broadcast onto a true element of `mask`.
 
-    All of them when the shapes are not broadcast-compatible.
+    A leaf that reaches the mask through Squeeze or Unsqueeze (the same dims but for 1s) maps
+    element for element. All of them when the shapes line up in neither way.
     """
+    if [d for d in shape if d != 1] == [d for d in mask.shape if d != 1] and mask.numel() == math.prod(shape):
+        return mask.reshape(shape)
     if len(shape) > mask.dim():
         return torch.ones(shape, dtype=torch.bool)
     lead = mask.dim() - len(shape)

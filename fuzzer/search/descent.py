@@ -2,10 +2,13 @@
 
 Each step runs the graph once in its real dtypes (flat ops with straight-through gradients, see
 `proxy`), judges every node with the loss table (see `losses`), and takes one Adam step on the
-float leaves against the summed hinge penalties. Values with no gradient path (integer leaves, or
-values behind an integer or bool tensor) are resampled instead: at once when a violated node has no
-gradient at all, and after `patience` steps without progress otherwise. When the pass shows no
-violation, the final check re-runs the real implementations on the values to be returned.
+float leaves against the summed hinge penalties. Leaf elements that no gradient can move (integer
+leaves, values behind an integer or bool tensor) are redrawn instead (see `blame`) at once; after
+`patience` steps without progress the search goes back to the best values so far and redraws the
+elements behind the violations there (an iterated local search). Nodes that interval analysis
+proves violated for any values (`feasibility`), or that MAX_TRIES redraws did not fix, are given up
+on. When a pass shows no violation, the final check re-runs the real implementations on the values
+to be returned.
 
 The work is bounded by `steps`, never by time, and the only randomness is a torch.Generator seeded
 with `seed`, so (graph, seed, steps, patience) determines the result.
@@ -13,6 +16,8 @@ with `seed`, so (graph, seed, steps, patience) determines the result.
 
 from __future__ import annotations
 
+import collections
+import sys
 import time
 
 import torch
@@ -20,13 +25,18 @@ import torch
 from fuzzer.graph.model import Graph
 from fuzzer.search import blame
 from fuzzer.search.check import check
+from fuzzer.search.feasibility import infeasible
 from fuzzer.search.leaves import Leaves
 from fuzzer.search.result import SearchResult
 from fuzzer.search.trace import Trace, run
 
 DEFAULT_STEPS = 300
 DEFAULT_PATIENCE = 10
-PROGRESS = 1e-3  # a relative drop of the penalty that counts as progress
+PROGRESS = 0.01  # a relative drop of the penalty that counts as progress (as does fewer violations)
+# redraws aimed at one node before the search gives up on it: a node violated for any values (Log of
+# a LogSoftmax, Acosh of a Sin) must not keep redrawing leaves that other nodes are descending on
+MAX_TRIES = 30
+SCORE_MAX = (sys.maxsize, sys.maxsize)
 
 
 def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int = DEFAULT_PATIENCE) -> SearchResult:
@@ -50,7 +60,8 @@ def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int
         steps=used,
         seconds=time.perf_counter() - t0,
         violations=left,
-        restarts=s.restarts,
+        redraws=s.redraws,
+        infeasible=[f"{graph.nodes[i].op}: {why}" for i, why in sorted(s.infeasible.items())],
     )
 
 
@@ -66,20 +77,25 @@ class _Search:
         self.opt = self._optimiser()
         self.best_key: tuple | None = None
         self.best_arrays = self.leaves.arrays()
-        self.best_penalty = float("inf")
+        self.best_penalty, self.best_score = float("inf"), SCORE_MAX  # since the last redraw
         self.stalled = 0
-        self.restarts = 0
+        self.redraws = 0
+        self.tries: collections.Counter[int] = collections.Counter()  # redraws aimed at each node
+        # nodes violated for every value (interval analysis): given up on from the start
+        self.infeasible = infeasible(graph)
+        self.tries.update(dict.fromkeys(self.infeasible, MAX_TRIES))
 
     def loop(self, steps: int) -> tuple[bool, int]:
         """Search for up to `steps` moves; (found, moves made)."""
         for used in range(steps + 1):
             trace = self._forward()
             viol = trace.violations()
-            self._remember(viol)
+            self._remember(trace, viol)
             if not viol and self._confirmed():
                 return True, used
-            if used == steps:
-                return False, used
+            viol = [v for v in viol if v[0] not in self.given_up()]
+            if used == steps or not viol:
+                return False, used  # out of budget, or only nodes given up on are left
             self._move(trace, viol)
         raise AssertionError("unreachable")
 
@@ -100,7 +116,7 @@ class _Search:
             # no gradient can fix these (integer operands, values behind a bool): redraw
             self._redraw([v for v in viol if v[0] in stuck], gradient=False)
             return
-        penalty = trace.penalty()
+        penalty = trace.penalty(self.given_up())
         if penalty.requires_grad:
             self.opt.zero_grad(set_to_none=True)
             penalty.backward()
@@ -109,16 +125,20 @@ class _Search:
                     torch.nan_to_num_(m.grad, nan=0.0, posinf=0.0, neginf=0.0)
             self.opt.step()
             self.leaves.project()
-        p = float(penalty.detach())
-        if p < self.best_penalty * (1 - PROGRESS):
-            self.best_penalty, self.stalled = p, 0
+        p, sc = float(penalty.detach()), score(trace, viol)
+        if p < self.best_penalty * (1 - PROGRESS) or sc < self.best_score:
+            self.best_penalty, self.best_score, self.stalled = min(p, self.best_penalty), min(sc, self.best_score), 0
         else:
             self.stalled += 1
         if self.stalled >= self.patience:
-            self._redraw(viol, gradient=True)
+            self._redraw(None, gradient=True)
 
-    def _remember(self, viol) -> None:
-        key = (len({i for i, _, _ in viol}), sum(c for _, _, c in viol))
+    def given_up(self) -> frozenset[int]:
+        """Nodes no longer worked on: proven infeasible, or redrawn for MAX_TRIES times in vain."""
+        return frozenset(i for i, n in self.tries.items() if n >= MAX_TRIES)
+
+    def _remember(self, trace: Trace, viol) -> None:
+        key = score(trace, viol)
         if self.best_key is None or key < self.best_key:
             self.best_key, self.best_arrays = key, self.leaves.arrays()
 
@@ -130,25 +150,40 @@ class _Search:
         descent has stalled (a local minimum: in Reciprocal(Floor(LeakyRelu(Mish(x)))) every x below
         0 descends to Mish's minimum and stays at Floor = 0, while a fresh draw lands on the good
         side half the time), and by position when there is no gradient, or no fixed leaf to blame.
+        A stalled descent restarts from the best values so far (viol None), so that a redraw that
+        made things worse is not built upon: an iterated local search.
         """
+        if viol is None:
+            self.leaves.load(self.best_arrays)
+            viol = [v for v in self._forward().violations() if v[0] not in self.given_up()]
+        self.tries.update({i for i, _, _ in viol})
         behind = sorted({leaf for i, _, _ in viol for leaf in self.ancestors[i]})
         fixed = [n for n in behind if n in self.leaves.fixed]
         floats = [n for n in behind if n in self.leaves.masters]
         needs = [n for _, n, _ in viol]
         masks = {}
         if gradient:
-            masks = blame.by_gradient(self._forward().violation_penalty(), self.leaves.masters)
+            masks = blame.by_gradient(self._forward().violation_penalty(self.given_up()), self.leaves.masters)
             masks = {n: m for n, m in masks.items() if bool(m.any())}
         positional = fixed if (fixed or masks) else floats
         masks.update(blame.by_position(needs, {n: self.leaves.shape(n) for n in positional}))
         self.leaves.redraw(masks)
         self.opt = self._optimiser()
-        self.restarts += 1
-        self.stalled, self.best_penalty = 0, float("inf")
+        self.redraws += 1
+        self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
 
     def _optimiser(self) -> torch.optim.Optimizer | None:
         groups = [{"params": [m], "lr": self.leaves.step_size(n)} for n, m in self.leaves.masters.items()]
         return torch.optim.Adam(groups) if groups else _NoOptimiser()
+
+
+def score(trace: Trace, viol) -> tuple[int, int]:
+    """How far from clean: (violated or unjudged nodes, violated elements); lower is better.
+
+    Nodes downstream of a NaN are not judged, so fixing the NaN may reveal violations there;
+    counting them as bad already keeps that from looking like a step back.
+    """
+    return (len({i for i, _, _ in viol}) + trace.unjudged, sum(c for _, _, c in viol))
 
 
 class _NoOptimiser:

@@ -1,36 +1,49 @@
-"""Which tensors every correct backend computes bit for bit the same ("exact" tensors).
+"""Which values every correct backend computes bit for bit the same ("exact" values).
 
 A knife edge is only a hazard for a value that carries rounding error: Floor of a graph input is
 deterministic however close to an integer the input is, and Round(2.5) must give 2 everywhere (a
 backend that gives 3 has a real bug). So edge losses apply to inexact values only, and pole
 margins shrink to the boundary itself for exact ones (Sqrt(0) is fine, Log(0) is not).
 
-The rules, by ONNX op type:
+Exactness is a bool mask per tensor (broadcastable to it). The rules, by ONNX op type:
 - leaves, and integer or bool tensors, are exact (integer arithmetic is exact and wraps the same);
 - RESOLVING ops give exact outputs whatever their inputs, because their edge losses keep inputs
-  away from the points where the result could flip (Floor, comparisons, ArgMax, casts to int);
-- PRESERVING ops move, pick or compare values without rounding: exact outputs from exact inputs;
+  away from the points where the result could flip (Floor, Hardmax), or because they have no
+  inputs (constant sources); Softmax and friends along an axis of length 1 are constants too;
+- MOVING ops copy, pick or fill values without arithmetic (layout, indexing, max pooling): the
+  op itself, run on the inexactness masks, says which outputs carry rounding error (Trilu's and
+  Pad's fills are exact, Gather picks the masks of what it picks);
+- PRESERVING ops (elementwise: Neg, Relu, Clip, Max, casts, ...) are exact where their inputs are,
+  and SELECTING ones also where they robustly pick an exact value (Relu's 0 for a clearly negative
+  input, Max of an exact 1 and a clearly smaller inexact value);
 - INTEGRAL ops round in general, but not on small integers (sums of small integers are exact in
-  any order, exp(0) = 1 and sqrt(4) = 2 in every libm): exact outputs from exact inputs when all
-  float inputs and outputs are integers of small magnitude;
+  any order, exp(0) = 1 and sqrt(4) = 2 in every libm): exact where all float inputs and outputs
+  are exact integers of small magnitude;
 - anything else (Div, means, Softmax, Sigmoid, ...) is inexact. Sigmoid and Tanh saturate to
   integers (sigmoid(40) = 1.0 in float32), which a fast approximation may miss, so they are not
   INTEGRAL.
+Elementwise ops keep masks elementwise (cosh of an exact 0 is exact even where cosh of an exact 1
+is not); other non-moving ops reduce them to one flag for the whole tensor.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 
 from fuzzer.graph.model import Node
+from fuzzer.search.margins import EDGE_TOL
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.families import Binary, Unary
 from fuzzer.spec.registry import get
 
-RESOLVING = frozenset({"Floor", "Ceil", "Round", "Sign", "Hardmax", "IsNaN", "IsInf"})
-PRESERVING = frozenset(
+RESOLVING = frozenset(
+    {"Floor", "Ceil", "Round", "Sign", "Hardmax", "IsNaN", "IsInf", "OneHot", "Range", "ConstantOfShape"}
+)
+MOVING = frozenset(
     {
-        # layout and indexing
         "Reshape",
         "Flatten",
         "Transpose",
@@ -50,23 +63,13 @@ PRESERVING = frozenset(
         "GatherND",
         "Identity",
         "Where",
-        # picking and sign games
-        "Neg",
-        "Abs",
-        "Relu",
-        "ThresholdedRelu",
-        "Clip",
-        "Max",
-        "Min",
         "ReduceMax",
-        "ReduceMin",
         "MaxPool",
         "GlobalMaxPool",
-        "TopK",
-        # float to float conversion rounds to nearest even, the same everywhere
-        "Cast",
-        "CastLike",
     }
+)
+PRESERVING = frozenset(
+    {"Neg", "Abs", "Relu", "ThresholdedRelu", "Clip", "Max", "Min", "ReduceMin", "TopK", "Cast", "CastLike"}
 )
 INTEGRAL = frozenset(
     {
@@ -112,8 +115,33 @@ INTEGRAL = frozenset(
         "Atanh",
     }
 )
-# integers up to half the first one a float type cannot hold, so sums of them stay exact
-SMALL = {DType.float16: 2.0**10, DType.bfloat16: 2.0**7, DType.float32: 2.0**23, DType.float64: 2.0**52}
+# sums of products (with nonnegative attributes): an output with no nonzero term is an exact 0,
+# like the taps a strided ConvTranspose never reaches or a MatMul row of zeros
+LINEAR = frozenset(
+    {
+        "MatMul",
+        "Einsum",
+        "Conv",
+        "ConvTranspose",
+        "ReduceSum",
+        "ReduceMean",
+        "ReduceProd",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceSumSquare",
+        "CumSum",
+        "Mul",
+        "Add",
+        "Sum",
+        "Mean",
+        "AveragePool",
+        "GlobalAveragePool",
+        "LpPool",
+        "GlobalLpPool",
+    }
+)
+# integers up to the first one a float type cannot hold (2 ** significand bits)
+SMALL = {DType.float16: 2.0**11, DType.bfloat16: 2.0**8, DType.float32: 2.0**24, DType.float64: 2.0**53}
 # ops that are the identity on a single input
 IDENTITY_ON_ONE = frozenset({"Mean", "Sum", "Max", "Min"})
 # along an axis of length 1: Softmax is 1, LogSoftmax 0 and Hardmax 1, whatever the input
@@ -123,12 +151,164 @@ CONSTANT_ON_SINGLETON = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 EXACT_ON_SINGLETONS = frozenset(
     {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2"}
 )
+TRUE = torch.ones((), dtype=torch.bool)
+
+
+def exact_outputs(
+    node: Node, xs: list[torch.Tensor], ys: list[torch.Tensor], in_exact: list[torch.Tensor], dts: list[list[DType]]
+) -> list[torch.Tensor]:
+    """Exactness masks of `node`'s outputs, given its inputs' (see the module docstring).
+
+    `dts` is [input dtypes, output dtypes]. Non-float outputs are always exact.
+    """
+    spec = get(node.op)
+    op, (in_dts, out_dts) = spec.op_type, dts
+    if op in RESOLVING or (op in CONSTANT_ON_SINGLETON and singleton_axis(node, xs[0])):
+        outs = [TRUE for _ in ys]
+    elif op in MOVING or (op == "Resize" and node.attrs.get("_mode") == "nearest"):
+        outs = moved(node, xs, ys, in_exact, in_dts)
+    elif (
+        op in PRESERVING
+        or (op in IDENTITY_ON_ONE and len(xs) == 1)
+        or (op in EXACT_ON_SINGLETONS and singleton_reduction(node, xs[0]))
+    ):
+        outs = combined(node, list(in_exact), ys)
+    elif op in INTEGRAL:
+        masks = list(in_exact) + [small_integers(x, dt) for x, dt in zip(xs, in_dts)]
+        outs = [m & small_integers(y, dt) for m, y, dt in zip(combined(node, masks, ys), ys, out_dts)]
+    else:
+        outs = [~TRUE for _ in ys]
+    if op in LINEAR:
+        outs = [m | z for m, z in zip(outs, untouched(node, xs, ys, in_dts, in_exact))]
+    if op in SELECTING and in_dts[0].is_float:
+        outs = [outs[0] | SELECTING[op](node, xs, ys[0], in_exact, in_dts[0])]
+    return [m if dt.is_float else TRUE for m, dt in zip(outs, out_dts)]
+
+
+# --- robust selections -----------------------------------------------------------------------------
+# A Relu output of 0 is exact where the input is clearly negative: even a backend that rounds the
+# input differently picks the same branch. Near the switch it is not (Sign(Relu(x)) flips there).
+def _far(x: torch.Tensor, edge, dt: DType) -> torch.Tensor:
+    """x is further than the edge tolerance below `edge` (a float or a tensor)."""
+    rtol, atol = EDGE_TOL[dt]
+    v = x.detach().double()
+    return v < edge - (rtol * v.abs() + atol)
+
+
+def _relu(node, xs, y, in_exact, dt):
+    return _far(xs[0], 0.0, dt)
+
+
+def _thresholded_relu(node, xs, y, in_exact, dt):
+    alpha = node.attrs.get("alpha")
+    return _far(xs[0], float(np.float32(1.0 if alpha is None else alpha)), dt)
+
+
+def _clip(node, xs, y, in_exact, dt):
+    out = torch.zeros(xs[0].shape, dtype=torch.bool)
+    lo, hi = node.attrs.get("_min"), node.attrs.get("_max")
+    if lo is not None:
+        out |= _far(xs[0], float(np.float32(lo)), dt)
+    if hi is not None:
+        out |= _far(-xs[0], -float(np.float32(hi)), dt)
+    return out
+
+
+def _hard_sigmoid(node, xs, y, in_exact, dt):
+    """Saturated at 0 or 1 with room to spare: clamp(alpha * x + beta, 0, 1)."""
+    a = node.attrs
+    alpha, beta = (float(np.float32(d if a.get(k) is None else a[k])) for k, d in (("alpha", 0.2), ("beta", 0.5)))
+    z = alpha * xs[0].detach().double() + beta
+    return _far(z, 0.0, dt) | _far(-z, -1.0, dt)
+
+
+def _extreme(node, xs, y, in_exact, dt):
+    """Max/Min: where the output is an exact input's value and every other input is clearly apart."""
+    out = torch.zeros((), dtype=torch.bool)
+    rtol, atol = EDGE_TOL[dt]
+    v = y.detach().double()
+    for k, (x, ex) in enumerate(zip(xs, in_exact)):
+        picked = ex & (x.detach().double() == v)
+        for j, other in enumerate(xs):
+            if j != k:
+                o = other.detach().double()
+                picked = picked & (((o - v).abs() > rtol * v.abs() + atol) | (o == v) & in_exact[j])
+        out = out | picked
+    return out
+
+
+SELECTING: dict[str, Callable] = {
+    "Relu": _relu,
+    "ThresholdedRelu": _thresholded_relu,
+    "Clip": _clip,
+    "HardSigmoid": _hard_sigmoid,
+    "Max": _extreme,
+    "Min": _extreme,
+}
+
+
+def combined(node: Node, masks: list[torch.Tensor], ys: list[torch.Tensor]) -> list[torch.Tensor]:
+    """All `masks` at once: elementwise for elementwise ops, else one flag for the whole output."""
+    base = TRUE
+    if elementwise(node.op):
+        for m in masks:
+            base = base & m
+        return [base for _ in ys]
+    whole = all(bool(m.all()) for m in masks)
+    return [torch.tensor(whole) for _ in ys]
+
+
+def moved(
+    node: Node, xs: list[torch.Tensor], ys: list[torch.Tensor], in_exact: list[torch.Tensor], in_dts: list[DType]
+) -> list[torch.Tensor]:
+    """Run a MOVING op on its float inputs' inexactness (1.0 where inexact) instead of their values.
+
+    A fill (Pad's constant, Trilu's zeros) then comes out as its own value: zero, so exact; a
+    nonzero pad constant counts as inexact, which is merely cautious. Integer and bool inputs
+    (Where's condition) keep their real values.
+    """
+    args = [(~m).broadcast_to(x.shape) for x, m in zip(xs, in_exact)]
+    outs = run_on(node, xs, args, in_dts, ys)
+    return combined(node, list(in_exact), ys) if outs is None else [o == 0 for o in outs]
+
+
+def untouched(
+    node: Node, xs: list[torch.Tensor], ys: list[torch.Tensor], in_dts: list[DType], in_exact: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """Outputs of a LINEAR op that no nonzero term reaches: exact zeros, or the bias alone for a
+    convolution with bias (exact if the bias is); none if the op refuses the flags."""
+    flags = [x != 0 for x in xs]
+    biased = get(node.op).op_type in ("Conv", "ConvTranspose") and len(xs) == 3
+    if biased:
+        flags[2] = torch.zeros_like(flags[2])
+    outs = run_on(node, xs, flags, in_dts, ys)
+    if outs is None or (biased and not bool(in_exact[2].all())):
+        return [~TRUE for _ in ys]
+    return [o == 0 for o in outs]
+
+
+def run_on(
+    node: Node, xs: list[torch.Tensor], flags: list[torch.Tensor], in_dts: list[DType], ys: list[torch.Tensor]
+) -> list[torch.Tensor] | None:
+    """The op run on 0/1 float32 `flags` in place of its float inputs (others keep their values).
+
+    None when the op refuses them or gives other shapes.
+    """
+    args = [f.to(torch.float32) if dt.is_float else x for x, f, dt in zip(xs, flags, in_dts)]
+    try:
+        with torch.no_grad():
+            outs = get(node.op).torch(args, node.attrs)
+    except (RuntimeError, TypeError, ValueError):
+        return None  # an op that insists on its real dtypes
+    if any(o.shape != y.shape for o, y in zip(outs, ys)):
+        return None
+    return outs
 
 
 def small_integers(t: torch.Tensor, dt: DType) -> torch.Tensor:
     """Elementwise: an integer of magnitude at most SMALL[dt] (always true for non-float types)."""
     if not dt.is_float:
-        return torch.ones((), dtype=torch.bool)
+        return TRUE
     with torch.no_grad():
         v = t.double()
         return (v == torch.round(v)) & (v.abs() <= SMALL[dt])
@@ -152,49 +332,6 @@ def singleton_reduction(node: Node, x: torch.Tensor) -> bool:
 def elementwise(op: str) -> bool:
     """Output element i depends only on input elements i (after broadcasting)."""
     spec = get(op)
-    if isinstance(spec, Binary):
+    if isinstance(spec, Binary) or spec.op_type in ("Cast", "CastLike"):
         return True
-    return (
-        isinstance(spec, Unary)
-        and spec.op_type not in ("Softmax", "LogSoftmax", "Hardmax")
-        or (spec.op_type in ("Cast", "CastLike"))
-    )
-
-
-def exact_outputs(
-    node: Node, xs: list[torch.Tensor], ys: list[torch.Tensor], in_exact: list[torch.Tensor], dts: list[list[DType]]
-) -> list[torch.Tensor]:
-    """Exactness masks of `node`'s outputs (bool tensors broadcastable to each output).
-
-    `in_exact` holds the inputs' masks and `dts` is [input dtypes, output dtypes]. Elementwise ops
-    keep masks elementwise (cosh of an exact 0 is exact even where cosh of an exact 1 is not);
-    other ops reduce them to one flag for the whole tensor.
-    """
-    op = get(node.op).op_type
-    in_dts, out_dts = dts
-    true = torch.ones((), dtype=torch.bool)
-    if op in RESOLVING or (op in CONSTANT_ON_SINGLETON and singleton_axis(node, xs[0])):
-        return [true for _ in ys]
-    preserving = (
-        op in PRESERVING
-        or (op in IDENTITY_ON_ONE and len(xs) == 1)
-        or (op in EXACT_ON_SINGLETONS and singleton_reduction(node, xs[0]))
-    )
-    if not (preserving or op in INTEGRAL):
-        return [true if not dt.is_float else ~true for dt in out_dts]
-    masks = list(in_exact)
-    if op in INTEGRAL and not preserving:
-        masks += [small_integers(x, dt) for x, dt in zip(xs, in_dts)]
-    if elementwise(node.op):
-        base = torch.ones((), dtype=torch.bool)
-        for m in masks:
-            base = base & m
-        outs = [
-            base & small_integers(y, dt) if op in INTEGRAL and not preserving else base for y, dt in zip(ys, out_dts)
-        ]
-    else:
-        whole = all(bool(m.all()) for m in masks)
-        if op in INTEGRAL and not preserving:
-            whole = whole and all(bool(small_integers(y, dt).all()) for y, dt in zip(ys, out_dts))
-        outs = [torch.tensor(whole) for _ in ys]
-    return [m if dt.is_float else true for m, dt in zip(outs, out_dts)]
+    return isinstance(spec, Unary) and spec.op_type not in ("Softmax", "LogSoftmax", "Hardmax")

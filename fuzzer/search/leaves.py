@@ -3,7 +3,7 @@
 Invariants: every value lies in its leaf's `Domain` box (the range its consumers asked the
 generator for) and is finite; float leaves are materialised in the graph's real dtype by rounding
 the master, so the values the search sees are exactly the ones it returns. Integer and bool leaves
-take no gradient; they change only when resampled. Randomness comes only from the torch.Generator
+take no gradient; they change only when redrawn. Randomness comes only from the torch.Generator
 passed in.
 """
 
@@ -114,4 +114,4 @@ class Leaves:
     def step_size(self, name: str) -> float:
         """The optimiser's step for a float leaf: a small share of its domain's width."""
         d = self.graph.tensors[name].domain
-        return 0.01 * max(d.hi - d.lo, 0.1)
+        return 0.03 * max(d.hi - d.lo, 0.1)

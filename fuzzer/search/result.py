@@ -31,7 +31,10 @@ class SearchResult:
     `inputs` holds every graph input and `weights` every initializer (a drop-in replacement for
     `graph.values`), as NumPy arrays in the graph's dtypes. `success` means the final check, which
     runs the real implementations in the real dtypes, found no violation; otherwise `violations`
-    lists what remained for the best values found. `steps` counts optimiser steps and resamplings.
+    lists what remained for the best values found. `steps` counts moves (optimiser steps and
+    redraws of leaf elements), `redraws` the redraws among them. `infeasible` names the nodes that
+    interval analysis proved violated for any values (fuzzer.search.feasibility): the graph has no clean
+    values, and the search did not try to fix those nodes.
     """
 
     seed: int
@@ -41,4 +44,5 @@ class SearchResult:
     steps: int
     seconds: float
     violations: list[Violation] = field(default_factory=list)
-    restarts: int = 0
+    redraws: int = 0
+    infeasible: list[str] = field(default_factory=list)

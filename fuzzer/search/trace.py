@@ -41,23 +41,31 @@ class Trace:
 
     env: dict[str, torch.Tensor]
     judged: list[Judged] = field(default_factory=list)
+    unjudged: int = 0  # nodes with a non-finite input (downstream of a violation)
 
     def violations(self) -> list[tuple[int, Need, int]]:
         """(node index, need, violating elements) for every violated need."""
         return [(j.index, n, c) for j in self.judged for n, c in j.violated()]
 
-    def penalty(self) -> torch.Tensor:
-        """The summed hinge penalties of the needs short of their search margins.
+    def penalty(self, skip: frozenset[int] = frozenset()) -> torch.Tensor:
+        """The summed hinge penalties of the needs short of their search margins (but those of the
+        nodes in `skip`).
 
         Satisfied needs are left out entirely rather than added as zeros: a zero gradient that meets
         an infinite local derivative on its way back (Sqrt at 0) would turn into NaN.
         """
-        terms = [p for j in self.judged for n in j.needs if (p := n.penalty()).detach() > 0]
+        terms = [p for j in self.judged if j.index not in skip for n in j.needs if (p := n.penalty()).detach() > 0]
         return torch.stack(terms).sum() if terms else torch.zeros((), dtype=torch.float64)
 
-    def violation_penalty(self) -> torch.Tensor:
+    def violation_penalty(self, skip: frozenset[int] = frozenset()) -> torch.Tensor:
         """The penalty of the violated elements alone (what the check objects to)."""
-        terms = [p for j in self.judged for n, _ in j.violated() if (p := n.penalty(violated_only=True)).detach() > 0]
+        terms = [
+            p
+            for j in self.judged
+            if j.index not in skip
+            for n, _ in j.violated()
+            if (p := n.penalty(violated_only=True)).detach() > 0
+        ]
         return torch.stack(terms).sum() if terms else torch.zeros((), dtype=torch.float64)
 
 
@@ -91,10 +99,10 @@ def shape_of(graph: Graph, name: str) -> tuple[int, ...]:
     return tuple(int(s) for s in graph.tensors[name].ttype.shape)
 
 
-def finite_grad(g: torch.Tensor) -> torch.Tensor:
+def finite_grad(g: torch.Tensor | None) -> torch.Tensor | None:
     """Gradient hook: an element at a singular point (Sqrt at 0) gets no gradient, rather than an
     infinite one that the next mixing op (a MatMul, a sum) would spread as NaN to every element."""
-    return torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
+    return None if g is None else torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | None = None) -> Trace:
@@ -118,6 +126,7 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
         for o in node.outputs:
             clean[o] = ok and finite(env[o]) and i not in raised
         if not ok:
+            trace.unjudged += 1
             continue
         judged = Judged(i, needs_of(OpView(node, xs, ys, dts[0], dts[1], in_exact)))
         if i in raised and not judged.violated():

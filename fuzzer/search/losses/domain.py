@@ -1,7 +1,7 @@
 """Losses for ops with a restricted domain: inputs kept away from poles and domain boundaries.
 
 Float operands move by gradient. Integer operands cannot: their Needs have no gradient, and the
-search resamples the leaves behind them instead (an integer division by zero, say).
+search redraws the leaf elements behind them instead (an integer division by zero, say).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import math
 import torch
 
 from fuzzer.search.exact import small_integers
-from fuzzer.search.losses.base import STRICT, Need, OpView, dist_to_int, pole, pole_margin, sabs, tol, unless_exact
+from fuzzer.search.losses.base import Need, OpView, dist_to_int, pole_margin, sabs, unless_exact
 from fuzzer.search.losses.table import loss
+from fuzzer.search.margins import STRICT, pole, tol
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
 
@@ -53,12 +54,19 @@ def div(view: OpView) -> list[Need]:
 
 @loss("Mod")
 def mod(view: OpView) -> list[Need]:
-    """A nonzero divisor, and a dividend away from multiples of it (where the remainder jumps)."""
+    """A nonzero divisor, and a dividend away from multiples of it (where the remainder jumps).
+
+    The C fmod (fmod=1) is continuous through 0, so only nonzero multiples count there; an exact
+    zero dividend gives an exact zero either way.
+    """
     out = [nonzero(view, 1, "modulo by a value near 0")]
     if view.is_float(0):
         a, b = view.x(0).double(), view.x(1).double()
         b_safe = torch.where(b.abs() < 1e-12, torch.ones_like(b), b)
-        near = unless_exact(dist_to_int(a / b_safe) * b_safe.abs(), view.exact[0], view.exact[1])
+        q = a / b_safe
+        near = unless_exact(dist_to_int(q) * b_safe.abs(), view.exact[0], view.exact[1])
+        smooth = (q.abs() < 0.5) if view.attrs.get("fmod") else (a == 0) & view.exact[0]
+        near = torch.where(smooth, torch.tensor(math.inf, dtype=near.dtype), near)
         out.append(
             Need("dividend near a multiple of the divisor", view.name(0), near, tol(view.in_dtypes[0], a), edge=True)
         )
@@ -108,7 +116,7 @@ def pow_(view: OpView) -> list[Need]:
     """Float bases positive (a fractional power of a negative is NaN); integer results off knife edges.
 
     An integer exponent allows any base but 0 under a negative exponent. An integer base cannot
-    move, so a negative one under a fractional exponent has no gradient and is resampled.
+    move, so a negative one under a fractional exponent has no gradient and is redrawn.
     """
     x, y = view.x(0).double(), view.x(1).double()
     y_int = not view.is_float(1)

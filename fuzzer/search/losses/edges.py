@@ -11,8 +11,9 @@ import math
 import numpy as np
 import torch
 
-from fuzzer.search.losses.base import LIMIT, Need, OpView, dist_to_int, pole_margin, sabs, tol, unless_exact
-from fuzzer.search.losses.table import OVERFLOW_SEARCH, loss
+from fuzzer.search.losses.base import Need, OpView, dist_to_int, pole_margin, sabs, unless_exact
+from fuzzer.search.losses.table import loss
+from fuzzer.search.margins import EDGE_TOL, LIMIT, OVERFLOW_SEARCH, tol
 from fuzzer.spec.dtypes import DType
 
 
@@ -22,14 +23,28 @@ def _edge(view: OpView, reason: str, gap: torch.Tensor, k: int = 0) -> list[Need
     return [Need(reason, view.name(k), unless_exact(gap, view.exact[k]), tol(view.in_dtypes[k], view.x(k)), edge=True)]
 
 
+def _grid(view: OpView, reason: str, gap: torch.Tensor) -> list[Need]:
+    """A knife edge at every integer (or half): past some magnitude the tolerance is wider than the
+    spacing (45 in float16, 11 in bfloat16), so every value is near an edge; shrinking is the way out,
+    and a distance to the nearest edge has no gradient towards it."""
+    out = _edge(view, reason, gap)
+    if out:
+        rtol, atol = EDGE_TOL[view.in_dtypes[0]]
+        room = (0.45 - atol) / rtol - view.x(0).double().abs()
+        out.append(
+            Need(f"{reason}: too large to stay clear", view.name(0), unless_exact(room, view.exact[0]), edge=True)
+        )
+    return out
+
+
 @loss("Floor", "Ceil")
 def floor_ceil(view: OpView) -> list[Need]:
-    return _edge(view, f"{view.node.op} near an integer", dist_to_int(view.x(0)))
+    return _grid(view, f"{view.node.op} near an integer", dist_to_int(view.x(0)))
 
 
 @loss("Round")
 def round_(view: OpView) -> list[Need]:
-    return _edge(view, "Round near a half", dist_to_int(view.x(0), 0.5))
+    return _grid(view, "Round near a half", dist_to_int(view.x(0), 0.5))
 
 
 @loss("Sign")
@@ -57,7 +72,7 @@ def cast(view: OpView) -> list[Need]:
     inside = torch.minimum(x - (float(info.min) - 1.0), (float(info.max) + 1.0) - x)
     out = [Need(f"cast to {dst.name} out of range", name, inside, pole_margin(view, 0, strict=True))]
     jump = torch.where(x.abs() < 0.5, torch.full_like(x, math.inf), dist_to_int(x))
-    return out + _edge(view, f"cast to {dst.name} near an integer", jump)
+    return out + _grid(view, f"cast to {dst.name} near an integer", jump)
 
 
 @loss("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-from fuzzer.search.losses.base import LIMIT, Need, OpView
-from fuzzer.search.losses.table import OVERFLOW_SEARCH, loss
+from fuzzer.search.losses.base import Need, OpView
+from fuzzer.search.losses.table import loss
+from fuzzer.search.margins import LIMIT, OVERFLOW_SEARCH
 
 
 @loss("Exp")

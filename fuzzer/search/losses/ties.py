@@ -8,8 +8,9 @@ import math
 
 import torch
 
-from fuzzer.search.losses.base import Need, OpView, sabs, tol
+from fuzzer.search.losses.base import Need, OpView, sabs
 from fuzzer.search.losses.table import loss
+from fuzzer.search.margins import tol
 from fuzzer.spec.families import norm_axis
 
 

@@ -1,0 +1,230 @@
+"""Interval analysis: a range [lo, hi] holding every finite value a tensor can take.
+
+Ranges over-approximate: each tensor gets [lo, hi] containing all its finite values over the leaf
+domains (NaN is not a value; an op applied partly outside its domain ranges over the valid part).
+Ops without a rule get (-inf, inf). See `feasibility` for what the ranges prove.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from fuzzer.graph.model import Graph, Node
+from fuzzer.spec.registry import get
+
+Range = tuple[float, float]
+ANY: Range = (-math.inf, math.inf)
+
+
+def _f(fn: Callable[[float], float], lo: float = -math.inf, hi: float = math.inf) -> Callable[[float], float]:
+    """fn clamped to its domain [lo, hi], with overflow going to +-inf."""
+
+    def run(v: float) -> float:
+        v = min(max(v, lo), hi)
+        try:
+            return fn(v)
+        except OverflowError:
+            return math.inf if v > 0 else -math.inf
+        except ValueError:
+            return -math.inf  # log(0), atanh(-1): the open end of the range
+
+    return run
+
+
+def _log(v: float) -> float:
+    return -math.inf if v <= 0 else math.log(v)
+
+
+def _atanh(v: float) -> float:
+    return math.copysign(math.inf, v) if abs(v) >= 1 else math.atanh(v)
+
+
+# monotone increasing elementwise functions (applied to both ends); decreasing ones swap them
+INCREASING: dict[str, Callable[[float], float]] = {
+    "Exp": _f(math.exp),
+    "Log": _f(_log, 0.0),
+    "Sqrt": _f(math.sqrt, 0.0),
+    "Tanh": _f(math.tanh),
+    "Sigmoid": _f(lambda v: 0.5 * (1 + math.tanh(v / 2))),
+    "Asinh": _f(math.asinh),
+    "Atan": _f(math.atan),
+    "Erf": _f(math.erf),
+    "Softplus": _f(lambda v: max(v, 0.0) + math.log1p(math.exp(-abs(v)))),
+    "Softsign": _f(lambda v: v / (1 + abs(v)) if math.isfinite(v) else math.copysign(1.0, v)),
+    "Acosh": _f(math.acosh, 1.0),
+    "Asin": _f(math.asin, -1.0, 1.0),
+    "Atanh": _f(_atanh, -1.0, 1.0),
+    "Sinh": _f(math.sinh),
+    "Ceil": _f(math.ceil),
+    "Floor": _f(math.floor),
+    "Round": _f(round),
+    "Relu": _f(lambda v: max(v, 0.0)),
+    "Identity": _f(lambda v: v),
+}
+DECREASING: dict[str, Callable[[float], float]] = {"Neg": _f(lambda v: -v), "Acos": _f(math.acos, -1.0, 1.0)}
+BOUNDED: dict[str, Range] = {
+    "Sin": (-1.0, 1.0),
+    "Cos": (-1.0, 1.0),
+    "Softmax": (0.0, 1.0),
+    "LogSoftmax": (-math.inf, 0.0),
+    "Hardmax": (0.0, 1.0),
+    "Sign": (-1.0, 1.0),
+}
+# outputs are some of the inputs' values (Where: of X and Y, not the condition)
+HULL = frozenset(
+    {
+        "Reshape",
+        "Flatten",
+        "Transpose",
+        "Squeeze",
+        "Unsqueeze",
+        "Expand",
+        "DepthToSpace",
+        "SpaceToDepth",
+        "Concat",
+        "Split",
+        "Slice",
+        "Tile",
+        "Gather",
+        "GatherElements",
+        "GatherND",
+        "Max",
+        "Min",
+        "Mean",
+        "ReduceMax",
+        "ReduceMin",
+        "ReduceMean",
+        "MaxPool",
+        "GlobalMaxPool",
+        "GlobalAveragePool",
+        "TopK",
+    }
+)
+
+
+def _attr(a: dict, name: str, default: float) -> float:
+    return float(np.float32(default if a.get(name) is None else a[name]))
+
+
+def monotone(node: Node) -> Callable[[float], float] | None:
+    """The elementwise function of `node` if it is monotone (either way) for its attributes."""
+    op, a = get(node.op).op_type, node.attrs
+    if op in INCREASING or op in DECREASING:
+        return INCREASING.get(op) or DECREASING[op]
+    if op == "LeakyRelu" and _attr(a, "alpha", 0.01) >= 0:
+        alpha = _attr(a, "alpha", 0.01)
+        return _f(lambda v: v if v >= 0 else alpha * v)
+    if op == "HardSigmoid":
+        alpha, beta = _attr(a, "alpha", 0.2), _attr(a, "beta", 0.5)
+        return _f(lambda v: min(max(alpha * v + beta if math.isfinite(v) else math.copysign(1, v * alpha), 0), 1))
+    return None
+
+
+def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
+    """Ranges of `node`'s outputs from its inputs' (ANY where no rule applies)."""
+    spec = get(node.op)
+    op, a, n_out = spec.op_type, node.attrs, len(node.outputs)
+    f = monotone(node)
+    if f is not None:
+        lo, hi = sorted((f(ins[0][0]), f(ins[0][1])))
+        return [(lo, hi)]
+    if op == "ReduceProd" and ins[0][0] >= 0:
+        n = reduced_count(node, graph)
+        return [(_f(lambda v: v**n)(ins[0][0]), _f(lambda v: v**n)(ins[0][1]))]
+    if op in ("Softmax", "LogSoftmax", "Hardmax") and along_singleton(node, graph):
+        return [(0.0, 0.0) if op == "LogSoftmax" else (1.0, 1.0)]
+    if op in BOUNDED:
+        return [BOUNDED[op]]
+    if op in HULL or (op == "Resize" and a.get("_mode") in ("nearest", "linear")):
+        return [hull(ins[:1])] * n_out if op == "Resize" else [hull(ins)] * n_out
+    if op == "Where":
+        return [hull([ins[0], ins[2]])]
+    if op in ("Pad", "Trilu"):
+        fill = float(a.get("_value") or 0.0) if op == "Pad" else 0.0
+        return [hull([ins[0], (fill, fill)])]
+    if op == "ThresholdedRelu" and _attr(a, "alpha", 1.0) >= 0:
+        alpha, (lo, hi) = _attr(a, "alpha", 1.0), ins[0]
+        return [hull([(0.0, 0.0), (max(lo, alpha), hi)]) if hi > alpha else (0.0, 0.0)]
+    if op == "Clip":
+        lo, hi = a.get("_min"), a.get("_max")
+        return [(clamp(ins[0][0], lo, hi), clamp(ins[0][1], lo, hi))]
+    if op == "Abs":
+        (lo, hi) = ins[0]
+        return [(0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))]
+    if op == "Cosh":
+        m = max(abs(ins[0][0]), abs(ins[0][1]))
+        low = 0.0 if ins[0][0] <= 0 <= ins[0][1] else min(abs(ins[0][0]), abs(ins[0][1]))
+        return [(_f(math.cosh)(low), _f(math.cosh)(m))]
+    if op in ("Add", "Sum"):
+        return [(sum(r[0] for r in ins), sum(r[1] for r in ins))]
+    if op == "Sub":
+        return [(ins[0][0] - ins[1][1], ins[0][1] - ins[1][0])]
+    if op == "Mul":
+        return [product(ins[0], ins[1])]
+    if op == "ConstantOfShape":
+        v = float(a["_value"])
+        return [(v, v)]
+    if op == "OneHot" and "_values" in a:
+        vals = [float(v) for v in a["_values"]]
+        return [(min(vals), max(vals))]
+    if op in ("Cast", "CastLike") and graph.tensors[node.outputs[0]].ttype.dtype.is_float:
+        return [ins[0]]
+    return [ANY] * n_out
+
+
+def reduced_count(node: Node, graph: Graph) -> int:
+    """How many input elements each output element of a reduction combines."""
+    n_in = math.prod(int(d) for d in graph.tensors[node.inputs[0]].ttype.shape)
+    n_out = math.prod(int(d) for d in graph.tensors[node.outputs[0]].ttype.shape)
+    return max(1, n_in // max(1, n_out))
+
+
+def hull(rs: list[Range]) -> Range:
+    return (min(r[0] for r in rs), max(r[1] for r in rs))
+
+
+def clamp(v: float, lo, hi) -> float:
+    if lo is not None:
+        v = max(v, float(np.float32(lo)))
+    if hi is not None:
+        v = min(v, float(np.float32(hi)))
+    return v
+
+
+def product(a: Range, b: Range) -> Range:
+    """Interval product; inf * 0 counts as 0 (an unbounded factor times an exact zero)."""
+    ends = [0.0 if x == 0 or y == 0 else x * y for x in a for y in b]
+    return (min(ends), max(ends))
+
+
+def along_singleton(node: Node, graph: Graph) -> bool:
+    shape = graph.tensors[node.inputs[0]].ttype.shape
+    axis = node.attrs.get("axis")
+    return len(shape) > 0 and shape[-1 if axis is None else axis] == 1
+
+
+def leaf_range(graph: Graph, name: str) -> Range:
+    """The leaf's domain box (which the search keeps float leaves in), widened to integers for
+    integer leaves and to the values a weight already holds."""
+    t = graph.tensors[name]
+    if not t.ttype.dtype.is_int and not t.ttype.dtype.is_float:
+        return (0.0, 1.0)
+    lo, hi = t.domain.lo, t.domain.hi
+    if t.ttype.dtype.is_int:
+        lo, hi = math.floor(lo), math.ceil(hi)
+    if name in graph.values and graph.values[name].size and not t.ttype.dtype.is_float:
+        v = np.asarray(graph.values[name], dtype=np.float64)
+        lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    return (float(lo), float(hi))
+
+
+def ranges(graph: Graph) -> dict[str, Range]:
+    """A range for every tensor of `graph`."""
+    out = {n: leaf_range(graph, n) for n in graph.inputs + graph.weights}
+    for node in graph.nodes:
+        outs = node_range(node, [out[i] for i in node.inputs], graph)
+        out.update(zip(node.outputs, outs))
+    return out

@@ -1,0 +1,72 @@
+"""Interval analysis: infeasible graphs are recognised, feasible ones are not called infeasible."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fuzzer.search import search
+from fuzzer.search.feasibility import infeasible
+from fuzzer.search.ranges import ranges
+from fuzzer.spec.base import Domain
+from fuzzer.spec.dtypes import DType
+from tests.fuzzer.search.build import Chain
+
+WIDE = Domain(-3.0, 3.0)
+
+
+def chain(*ops: str, domain: Domain = WIDE, **attrs):
+    c = Chain()
+    t = c.input("x", DType.float32, (2, 3), domain)
+    for op in ops:
+        t = c.op(op, t, **attrs) if op in ("LogSoftmax", "Softmax") else c.op(op, t)
+    return c.done()
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [("Exp", "Neg", "Log"), ("Acosh", "Neg", "Acosh"), ("Cosh", "Atanh"), ("Sin", "Softsign", "Acosh")],
+)
+def test_infeasible_chains(ops) -> None:
+    g = chain(*ops)
+    assert list(infeasible(g)) == [len(ops) - 1], ranges(g)
+
+
+def test_log_of_log_softmax_over_one_element() -> None:
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 1), WIDE)
+    g = c.done(c.op("Log", c.op("LogSoftmax", x, axis=1)))
+    assert list(infeasible(g)) == [1]
+
+
+@pytest.mark.parametrize("ops", [("Exp", "Log"), ("Sin", "Acos"), ("Cosh", "Acosh"), ("Tanh", "Atanh"), ("Acosh",)])
+def test_feasible_chains(ops) -> None:
+    assert infeasible(chain(*ops)) == {}
+
+
+@pytest.mark.parametrize("op, attrs", [("Hardmax", {"axis": 1}), ("LayerNormalization_noB", {"axis": -1, "_axis": 1})])
+def test_what_must_hold_a_zero_or_straddle_it(op: str, attrs) -> None:
+    # Hardmax holds zeros (Reciprocal of it is infinite); a normalization without bias holds a value
+    # <= 0 (Log of it is not finite)
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3), WIDE)
+    positive = Domain(0.1, 3.0)  # a scale of one sign (mixed signs could make every output positive)
+    args = (x, c.weight("s", [1.0, 2.0, 0.5], domain=positive)) if op.startswith("Layer") else (x,)
+    y = c.op(op, *args, **attrs)
+    g = c.done(c.op("Reciprocal", y), c.op("Log", y))
+    got = infeasible(g)
+    assert (1 in got) == (op == "Hardmax") and 2 in got, got
+
+
+def test_ranges_follow_the_ops() -> None:
+    rs = ranges(chain("Exp", "Neg", "Abs", "Sqrt", domain=Domain(0.0, 1.0)))
+    lo, hi = rs["y4"]
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(math.sqrt(math.e))
+
+
+def test_search_skips_what_is_infeasible_and_says_so() -> None:
+    g = chain("Exp", "Neg", "Log")
+    r = search(g, 0, steps=300)
+    assert not r.success and r.steps == 0
+    assert len(r.infeasible) == 1 and r.infeasible[0].startswith("Log: Log of y2: ")
