@@ -1,11 +1,12 @@
 """Gradient-guided search for graph inputs and float weights free of NaN, Inf and knife edges.
 
 Each step runs the graph once in its real dtypes (flat ops with straight-through gradients, see
-`proxy`), judges every node with the loss table (see `losses`), and takes one Adam step on the
+`proxy`), judges every node with the loss table (see `losses`), and takes one Rprop step on the
 float leaves against the summed hinge penalties. Leaf elements that no gradient can move (integer
 leaves, values behind an integer or bool tensor) are redrawn instead (see `blame`) at once; after
-`patience` steps without progress the search goes back to the best values so far and redraws the
-elements behind the violations there (an iterated local search). Nodes that interval analysis
+`patience` steps without progress the search either snaps the elements behind the violations to
+integers, or goes back to the best values so far and redraws those elements there (an iterated
+local search). Nodes that interval analysis
 proves violated for any values (`feasibility`), or that MAX_TRIES redraws did not fix, are given up
 on. When a pass shows no violation, the final check re-runs the real implementations on the values
 to be returned.
@@ -150,11 +151,14 @@ class _Search:
         descent has stalled (a local minimum: in Reciprocal(Floor(LeakyRelu(Mish(x)))) every x below
         0 descends to Mish's minimum and stays at Floor = 0, while a fresh draw lands on the good
         side half the time), and by position when there is no gradient, or no fixed leaf to blame.
-        A stalled descent restarts from the best values so far (viol None), so that a redraw that
-        made things worse is not built upon: an iterated local search.
+        A stalled descent (viol None) alternates between snapping the blamed elements of the current
+        values to integers (see Leaves.snap), and redrawing them from the best values so far, so
+        that a redraw that made things worse is not built upon: an iterated local search.
         """
+        snap = viol is None and self.redraws % 2 == 1
         if viol is None:
-            self.leaves.load(self.best_arrays)
+            if not snap:
+                self.leaves.load(self.best_arrays)
             viol = [v for v in self._forward().violations() if v[0] not in self.given_up()]
         self.tries.update({i for i, _, _ in viol})
         behind = sorted({leaf for i, _, _ in viol for leaf in self.ancestors[i]})
@@ -167,14 +171,25 @@ class _Search:
             masks = {n: m for n, m in masks.items() if bool(m.any())}
         positional = fixed if (fixed or masks) else floats
         masks.update(blame.by_position(needs, {n: self.leaves.shape(n) for n in positional}))
-        self.leaves.redraw(masks)
+        if snap:
+            self.leaves.snap(masks)
+        else:
+            self.leaves.redraw(masks)
         self.opt = self._optimiser()
         self.redraws += 1
         self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
 
     def _optimiser(self) -> torch.optim.Optimizer | None:
-        groups = [{"params": [m], "lr": self.leaves.step_size(n)} for n, m in self.leaves.masters.items()]
-        return torch.optim.Adam(groups) if groups else _NoOptimiser()
+        """Rprop: a step size per element that grows while the gradient keeps its sign and halves
+        when it flips. The gradient here is exact (no minibatches), which is Rprop's home ground:
+        a value pushed one way for long travels fast, one that overshoots a narrow region (Acosh of
+        Cos needs x = 0) settles into it. Adam, rejected, moves every element by about its learning
+        rate and so keeps circling such regions."""
+        groups = []
+        for name, m in self.leaves.masters.items():
+            step = self.leaves.step_size(name)
+            groups.append({"params": [m], "lr": step, "step_sizes": (step * 1e-6, step * 20)})
+        return torch.optim.Rprop(groups, etas=(0.5, 1.2)) if groups else _NoOptimiser()
 
 
 def score(trace: Trace, viol) -> tuple[int, int]:
@@ -187,7 +202,7 @@ def score(trace: Trace, viol) -> tuple[int, int]:
 
 
 class _NoOptimiser:
-    """Stands in for Adam when the graph has no float leaf."""
+    """Stands in for the optimiser when the graph has no float leaf."""
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         pass

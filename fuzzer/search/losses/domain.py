@@ -60,7 +60,7 @@ def mod(view: OpView) -> list[Need]:
     zero dividend gives an exact zero either way.
     """
     out = [nonzero(view, 1, "modulo by a value near 0")]
-    if view.is_float(0):
+    if view.is_float(0) and view.name(0) != view.name(1):  # x mod x is an exact 0
         a, b = view.x(0).double(), view.x(1).double()
         b_safe = torch.where(b.abs() < 1e-12, torch.ones_like(b), b)
         q = a / b_safe
