@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from fuzzer.graph.model import Graph, Node
 from fuzzer.search.ranges import Range, monotone, ranges
 from fuzzer.spec.dtypes import DType
@@ -40,6 +42,44 @@ KEEPS_ALL = frozenset(
     {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Expand", "Tile", "DepthToSpace", "SpaceToDepth"}
 )
 NONE = (math.inf, -math.inf)  # no witness: "some value <= inf" and "some value >= -inf"
+# elementwise ops that map 0 to 0
+ZERO_KEEPING = frozenset(
+    {
+        "Relu",
+        "Neg",
+        "Abs",
+        "Sin",
+        "Tan",
+        "Tanh",
+        "Asinh",
+        "Atan",
+        "Erf",
+        "Sinh",
+        "Softsign",
+        "Sqrt",
+        "Floor",
+        "Ceil",
+        "Round",
+        "Sign",
+        "Identity",
+        "Gelu",
+        "Mish",
+        "Elu",
+        "Selu",
+        "Celu",
+        "HardSwish",
+        "LeakyRelu",
+        "PRelu",
+        "Cast",
+        "CastLike",
+        "Asin",
+        "Atanh",
+        "ThresholdedRelu",
+        "Shrink",
+    }
+)
+# ops whose structure alone (kernels, pads, masks) may leave outputs at 0
+STRUCTURAL = frozenset({"Conv", "ConvTranspose", "MatMul", "Einsum", "Trilu", "Pad", "CumSum"})
 
 
 def domain_of(node: Node, graph: Graph) -> tuple[int, float, float, bool, bool] | None:
@@ -100,13 +140,19 @@ def infeasible(graph: Graph) -> dict[int, str]:
     """
     rs = ranges(graph)
     ws = witnesses(graph, rs)
+    zs = zeros(graph, rs, ws)
     out = {}
     needs: dict[str, list[tuple[int, tuple]]] = {}
     for i, node in enumerate(graph.nodes):
-        k = POLE_AT_ZERO.get(get(node.op).op_type)
-        if k is not None and holds_zero(rs[node.inputs[k]], ws[node.inputs[k]]):
-            out[i] = f"{node.op} of {node.inputs[k]}: it holds an exact 0"
         dom = domain_of(node, graph)
+        k = POLE_AT_ZERO.get(get(node.op).op_type)
+        # where 0 lies outside the domain (Acosh), an exact 0 is as bad as a pole; not for a sum
+        # (ReduceLogSum of [0, 1] is fine) unless it sums nothing ("noop": an elementwise log)
+        summed = get(node.op).op_type == "ReduceLogSum" and node.attrs.get("_mode") != "noop"
+        if dom is not None and not (dom[1] < 0 < dom[2] or dom[1] == 0 and not dom[3]) and not summed:
+            k = dom[0]
+        if k is not None and node.inputs[k] in zs:
+            out[i] = f"{node.op} of {node.inputs[k]}: it holds an exact 0"
         if dom is not None:
             needs.setdefault(node.inputs[dom[0]], []).append((i, dom[1:]))
     for name, doms in needs.items():
@@ -124,6 +170,33 @@ def infeasible(graph: Graph) -> dict[int, str]:
 def holds_zero(r: Range, w: Range) -> bool:
     """Some element is exactly 0: all are 0, or the smallest (largest) is <= 0 (>= 0) and >= 0 (<= 0)."""
     return r == (0.0, 0.0) or (r[0] >= 0 and w[0] <= 0) or (r[1] <= 0 and w[1] >= 0)
+
+
+def zeros(graph: Graph, rs: dict[str, Range], ws: dict[str, Range]) -> set[str]:
+    """Tensors that hold an exact 0 whatever the leaves: by range and witnesses (a Hardmax), by
+    structure (a convolution output that its kernel never reaches, Trilu's zeroed triangle), and
+    through ops that keep a 0 (Relu, Sin, Mul, layout)."""
+    out = {n for n in rs if holds_zero(rs[n], ws[n])}
+    for node in graph.nodes:
+        op = get(node.op).op_type
+        keeps = (op in ZERO_KEEPING or op in KEEPS_ALL) and node.inputs[0] in out
+        keeps = keeps or (op in ("Mul", "Concat") and any(i in out for i in node.inputs))
+        if keeps or (op in STRUCTURAL and structural_zero(node, graph)):
+            out.update(node.outputs)
+    return out
+
+
+def structural_zero(node: Node, graph: Graph) -> bool:
+    """The op run on all-ones float inputs yields a 0: some output no input element reaches."""
+    dts = [graph.tensors[i].ttype.dtype for i in node.inputs]
+    if not all(dt.is_float for dt in dts):
+        return False
+    ones = [torch.ones(tuple(int(d) for d in graph.tensors[i].ttype.shape), dtype=torch.float32) for i in node.inputs]
+    try:
+        with torch.no_grad():
+            return any(bool((y == 0).any()) for y in get(node.op).torch(ones, node.attrs))
+    except (RuntimeError, TypeError, ValueError):
+        return False
 
 
 def misses(r: Range, w: Range, doms: list[tuple[float, float, bool, bool]]) -> str:

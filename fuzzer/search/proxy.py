@@ -3,9 +3,14 @@
 Relu, Floor, Clip and friends have zero gradient on whole half-lines, so a loss downstream (say a
 Log that needs a positive input) could never move the values upstream of them. The proxy computes
 the real output and subtracts `slope * (x.detach() - x)` (exactly +0, so even a -0 output keeps its
-sign), so the gradient is that of `slope * x`: the identity for most, alpha for HardSigmoid.
+sign), so the gradient is that of `slope * x`: the identity for most, alpha for HardSigmoid. The
+saturating Erf, Tanh and Sigmoid get the identity too.
 The values are bit-identical to the real implementation's, which is why the search can judge its
 own forward pass with the check's margins; the final check still runs the real implementations.
+
+Comparisons and casts to integers have bool or integer outputs, which cannot carry a gradient in
+torch at all; casts between float types differentiate as they are. Values behind a bool or integer
+tensor are moved by redrawing instead (see `blame`).
 
 Rejected: smooth surrogates (softplus for Relu, a sigmoid for Floor) in the forward pass. They
 shift the values, so the search would optimise a different graph than the one that is checked.
@@ -40,6 +45,11 @@ SLOPES: dict[str, Callable[[dict], float | None]] = {
     "Round": lambda a: 1.0,
     "Sign": lambda a: 1.0,
     "LeakyRelu": lambda a: 1.0 if _alpha(a, 0.01) == 0 else None,  # else its real gradient is fine
+    # saturate to exactly +-1 in half precision (erf(-4) is -1 in float16), where the real gradient
+    # underflows to 0; the optimiser (Rprop) goes by gradient signs, which the identity gets right
+    "Erf": lambda a: 1.0,
+    "Tanh": lambda a: 1.0,
+    "Sigmoid": lambda a: 1.0,
     "HardSigmoid": lambda a: _alpha(a, 0.2) or None,
 }
 

@@ -70,3 +70,14 @@ def test_search_skips_what_is_infeasible_and_says_so() -> None:
     r = search(g, 0, steps=300)
     assert not r.success and r.steps == 0
     assert len(r.infeasible) == 1 and r.infeasible[0].startswith("Log: Log of y2: ")
+
+
+def test_a_convolution_output_its_kernel_never_reaches_is_an_exact_zero() -> None:
+    # pads of 2 on each side with a 1-tap kernel: the outer outputs are 0 whatever x and w are
+    c = Chain()
+    x = c.input("x", DType.float32, (1, 1, 4), WIDE)
+    w = c.weight("w", [[[0.5]]])
+    conv = dict(group=1, auto_pad="NOTSET", strides=[1], dilations=[1], pads=[2, 2], kernel_shape=[1], _terse=False)
+    y = c.op("Conv_noB", x, w, _kernel_attr=True, **conv)
+    g = c.done(c.op("Acosh", c.op("Neg", y)), c.op("Exp", y))
+    assert list(infeasible(g)) == [2]
