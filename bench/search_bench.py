@@ -7,7 +7,7 @@ run `search(graph, seed, steps=S)`, and record
 - nan_free: no NaN/Inf in any tensor when fuzzer.graph.torch_run runs the result (an independent
   run, knife edges aside);
 - the same two for the search's starting values (steps=0), for comparison;
-- infeasible: interval analysis (fuzzer.search.ranges) proves that no values are clean, and the share
+- infeasible: interval analysis (fuzzer.graph.feasibility) proves that no values are clean, and the share
   clean among the models not proven infeasible;
 - steps, seconds and redraws per model, and the ops left violating in the models that failed.
 Single-threaded. Prints Markdown to stdout, progress to stderr, and writes bench/results/search.json.

@@ -19,9 +19,11 @@ import z3
 
 from fuzzer.generate.config import GenConfig
 from fuzzer.generate.solve import Solution, SolveStats, solve
+from fuzzer.generate.values import ValueFacts
+from fuzzer.graph.feasibility import input_requirement
 from fuzzer.graph.model import Graph, Node, Tensor
 from fuzzer.spec import registry
-from fuzzer.spec.base import OpSpec, SpecError, TType
+from fuzzer.spec.base import Domain, OpSpec, SpecError, TType
 from fuzzer.spec.draw import Draw, log_int
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.expr import Expr, Undefined, Var, evaluate
@@ -35,6 +37,7 @@ class GenStats:
     forward: int = 0
     backward: int = 0
     solver: SolveStats = field(default_factory=SolveStats)
+    out_of_domain: int = 0  # insertions taken back: some op would be fed values outside its domain
 
 
 @dataclass
@@ -48,6 +51,7 @@ class _Plan:
     roles: list[str] = field(default_factory=list)  # role of each new leaf
     binding: dict[str, DType] = field(default_factory=dict)
     aligned: dict[int, int] = field(default_factory=dict)
+    below: set[str] = field(default_factory=set)  # backward: the target and the tensors computed from it
 
     def leaf_shape(self, k: int, rank: int, ref: tuple, prefer) -> tuple:
         """Symbolic dims of a new leaf for input k; `prefer(i)` gives each dim's preferred value."""
@@ -85,6 +89,7 @@ class Generator:
         self.specs, self.backward_specs = _usable_specs(config)
         self.stats = GenStats()
         self.graph = Graph(opset=config.opset)
+        self.values = ValueFacts(self.graph)
         # Z3's results depend on the terms its context has seen: a context of our own per model (made on
         # the first solver call) makes a model independent of whatever was generated before it
         self._ctx: z3.Context | None = None
@@ -191,16 +196,13 @@ class Generator:
             dtypes = self._types(spec, k, plan)
             tv = spec.input_tvar(k, self.cfg.opset)
             existing = [
-                n
-                for n, t in self.graph.tensors.items()
-                if t.ttype.dtype in dtypes and self._allowed(spec, k, t.ttype) and self._usable_operand(t)
+                n for n, t in self.graph.tensors.items() if t.ttype.dtype in dtypes and self._allowed(spec, k, t.ttype)
             ]
             role = spec.input_at(k).role
             if k == 0 or (role == "data" and existing and self.rng.random() < 0.3):
-                if not existing:
+                name = self._pick_in_domain(spec, k, existing)
+                if name is None:
                     return False
-                name = self._pick_existing(existing)
-                self._narrow(name, spec.input_at(k).domain)
                 plan.names.append(name)
                 plan.ins.append(self.graph.tensors[name].ttype)
                 plan.roles.append("")
@@ -233,7 +235,7 @@ class Generator:
             return False
         if n_in == 0 and self.graph.tensors[target].role == "input" and len(self.graph.inputs) == 1:
             return False  # keep at least one graph input
-        below = self._descendants(target)
+        below = plan.below = self._descendants(target)
         role = self.graph.tensors[target].role
         for k in range(n_in):
             dtypes = self._types(spec, k, plan)
@@ -243,8 +245,9 @@ class Generator:
                 for n, t in self.graph.tensors.items()
                 if t.ttype.dtype in dtypes and t.ttype.rank == ranks[k] and n not in below and n != target
             ]
-            if spec.input_at(k).role == "data" and reuse and self.rng.random() < 0.25:
-                name = self._pick_existing(reuse)
+            pick = spec.input_at(k).role == "data" and reuse and self.rng.random() < 0.25
+            name = self._pick_in_domain(spec, k, reuse) if pick else None
+            if name is not None:
                 plan.names.append(name)
                 plan.ins.append(self.graph.tensors[name].ttype)
                 plan.roles.append("")
@@ -326,8 +329,18 @@ class Generator:
             return False
         if self._total_elems() + new_elems > cfg.max_total_elems:
             return False
+        narrowed = self._narrowings(plan)
+        if narrowed is None:
+            return False
         if type(spec).finalize is not OpSpec.finalize:  # a numpy Generator costs ~40 us: only when used
             a = spec.finalize(self._np_rng(), ins, a)
+        return self._apply(plan, ins, out_types, a, target, narrowed)
+
+    def _apply(self, plan: _Plan, ins: list[TType], out_types: list[TType], a: dict, target, narrowed) -> bool:
+        """Add the node, then keep it only if every restricted input can still be met (see `values`)."""
+        spec, g, n0 = plan.spec, self.graph, self._n
+        old_domains = {n: g.tensors[n].domain for n in narrowed}
+        old_role = g.tensors[target].role if target is not None else ""
         names = []
         for k, (n, t) in enumerate(zip(plan.names, ins)):
             if n is None:
@@ -336,23 +349,68 @@ class Generator:
         out_names = []
         for i, t in enumerate(out_types):
             if i == 0 and target is not None:
-                self.graph.tensors[target].role = "node"
+                g.tensors[target].role = "node"
                 out_names.append(target)
             else:
                 name = self._name()
-                self.graph.tensors[name] = Tensor(name, t, "node")
+                g.tensors[name] = Tensor(name, t, "node")
                 out_names.append(name)
-        self.graph.nodes.append(Node(spec.name(), names, out_names, a))
-        return True
+        for n, dom in narrowed.items():
+            g.tensors[n].domain = dom
+        node = Node(spec.name(), names, out_names, a)
+        g.nodes.append(node)
+        self.values.added(node)
+        # values change below a narrowed leaf (rare: recheck everything) and below a backward target
+        changed = None if narrowed else plan.below
+        self.values.changed(changed)
+        if self.values.all_fit(None if changed is None else [*node.inputs, *changed]):
+            return True
+        # take it back: values outside some op's domain whatever the leaves are
+        self.stats.out_of_domain += 1
+        self.values.removed(node)
+        g.nodes.pop()
+        new = {n for n in names + out_names if n not in plan.names and n != target}
+        for n in new:
+            del g.tensors[n]
+        for n, dom in old_domains.items():
+            g.tensors[n].domain = dom
+        if target is not None:
+            g.tensors[target].role = old_role
+        # the names are given out again: what was learnt of them must go too
+        self.values.changed(None if changed is None else changed | new)
+        self._n = n0
+        return False
 
     # --- helpers ------------------------------------------------------------------------
-    def _usable_operand(self, t: Tensor) -> bool:
-        return True
+    def _pick_in_domain(self, spec: OpSpec, k: int, names: list[str]) -> str | None:
+        """One of `names` (see `_pick_existing`) whose values can meet input k's requirement and its
+        other readers'; None if none can. Candidates are judged one at a time, as drawn, since a
+        judgement may run the op (see feasibility.structural_zero)."""
+        req = input_requirement(spec.name(), k)
+        names = list(names)
+        while names:
+            name = self._pick_existing(names)
+            if req is None or self.values.fits(name, req):
+                return name
+            names.remove(name)
+        return None
 
-    def _narrow(self, name: str, domain) -> None:
-        t = self.graph.tensors[name]
-        if t.role != "node":
-            t.domain = t.domain.meet(domain)
+    def _narrowings(self, plan: _Plan) -> dict[str, Domain] | None:
+        """New domains of the existing leaves the plan reads (met with the inputs' domains); None if
+        some meet is empty (the leaf's other readers ask for values this input cannot take)."""
+        out: dict[str, Domain] = {}
+        for k, n in enumerate(plan.names):
+            t = self.graph.tensors[n] if n is not None else None
+            if t is None or t.role == "node":
+                continue
+            want = plan.spec.input_at(k).domain
+            cur = out.get(n, t.domain)
+            if max(cur.lo, want.lo) >= min(cur.hi, want.hi):
+                return None
+            met = cur.meet(want)
+            if met != t.domain:
+                out[n] = met
+        return out
 
     def _pick_existing(self, names: list[str]) -> str:
         # favour recent tensors so graphs grow deep, but keep every tensor reachable

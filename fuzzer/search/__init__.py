@@ -4,8 +4,9 @@
     result.success, result.inputs, result.weights, result.violations, result.infeasible
 
 `descent` is the loop, `losses` the per-op loss table, `proxy` the straight-through gradients,
-`exact` says which values carry no rounding error (and so have no knife edges), `feasibility`
-proves some graphs hopeless up front, `check` is the final judgement on the real implementations.
+`exact` says which values carry no rounding error (and so have no knife edges), `check` is the
+final judgement on the real implementations. fuzzer.graph.feasibility proves some graphs hopeless
+up front (the generator uses it too, to avoid making them).
 """
 
 from fuzzer.search.check import check

@@ -7,7 +7,7 @@ leaves, values behind an integer or bool tensor) are redrawn instead (see `blame
 `patience` steps without progress the search either snaps the elements behind the violations to
 integers, or goes back to the best values so far and redraws those elements there (an iterated
 local search). Nodes that interval analysis
-proves violated for any values (`feasibility`), or that MAX_TRIES redraws did not fix, are given up
+proves violated for any values (fuzzer.graph.feasibility), or that MAX_TRIES redraws did not fix, are given up
 on. When a pass shows no violation, the final check re-runs the real implementations on the values
 to be returned.
 
@@ -23,10 +23,10 @@ import time
 
 import torch
 
+from fuzzer.graph.feasibility import infeasible
 from fuzzer.graph.model import Graph
 from fuzzer.search import blame
 from fuzzer.search.check import check
-from fuzzer.search.feasibility import infeasible
 from fuzzer.search.leaves import Leaves
 from fuzzer.search.result import SearchResult
 from fuzzer.search.trace import Trace, run

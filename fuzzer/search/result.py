@@ -33,7 +33,7 @@ class SearchResult:
     runs the real implementations in the real dtypes, found no violation; otherwise `violations`
     lists what remained for the best values found. `steps` counts moves (optimiser steps and
     redraws of leaf elements), `redraws` the redraws among them. `infeasible` names the nodes that
-    interval analysis proved violated for any values (fuzzer.search.feasibility): the graph has no clean
+    interval analysis proved violated for any values (fuzzer.graph.feasibility): the graph has no clean
     values, and the search did not try to fix those nodes.
     """
 

@@ -24,10 +24,12 @@ def all_specs() -> dict[str, OpSpec]:
 
 
 def get(name: str) -> OpSpec:
-    specs = all_specs()
-    if name not in specs:
+    spec = _REGISTRY.get(name)  # no copy of the registry: analyses ask for every node, many times
+    if spec is None:
+        spec = all_specs().get(name)
+    if spec is None:
         raise KeyError(f"unknown operator {name!r}; see `tensorsmith ops` for the list")
-    return specs[name]
+    return spec
 
 
 def select(opset: int, *, ops: list[str] | None = None, exclude: list[str] | None = None) -> list[OpSpec]:

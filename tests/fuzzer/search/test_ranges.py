@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from fuzzer.graph.feasibility import infeasible
+from fuzzer.graph.ranges import ranges
 from fuzzer.search import search
-from fuzzer.search.feasibility import infeasible
-from fuzzer.search.ranges import ranges
 from fuzzer.spec.base import Domain
 from fuzzer.spec.dtypes import DType
 from tests.fuzzer.search.build import Chain

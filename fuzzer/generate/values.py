@@ -1,0 +1,124 @@
+"""What the generator knows of every tensor's values, so that it feeds no op values out of its domain.
+
+Leaves are narrowed to the domain their readers ask for (`Input.domain`), but computed tensors are
+what they are: a LogSoftmax output (always <= 0) fed to Log, a Hardmax (exact zeros) as a divisor,
+a Cosh (>= 1) to Atanh leave the input search nothing to find. Before an insertion is kept, the
+generator asks whether every tensor read by an input with a `Requirement` can still meet all its
+readers' requirements (fuzzer.graph.feasibility, the same analysis the search uses to give up).
+
+Facts are computed lazily and memoised. A forward insertion only adds tensors, so the memo stays
+valid; a backward insertion (a leaf becomes computed) or a narrowed leaf changes the values below,
+so the memo of the tensors below is dropped and rebuilt on the next question.
+"""
+
+from __future__ import annotations
+
+from fuzzer.graph.feasibility import (
+    Fact,
+    Requirement,
+    leaf_fact,
+    misses,
+    node_facts,
+    node_requirements,
+    node_zero,
+    structural_zero,
+)
+from fuzzer.graph.model import Graph, Node
+
+
+class ValueFacts:
+    """Facts of a growing graph's tensors and the requirements their readers place on them.
+
+    The caller reports every node it appends (`added`) or takes back (`removed`) and every change
+    to existing values (`changed`); the graph's node list need not be in topological order.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._memo: dict[str, Fact] = {}  # `zero` by range and witnesses alone
+        self._zero: dict[str, bool] = {}  # the full answer, asked only where a reader needs a nonzero
+        self._structural: dict[int, bool] = {}  # id(node) -> structural_zero (runs the op; never changes)
+        self._producer: dict[str, Node] = {}
+        self._needs: dict[str, list[tuple[int, Requirement]]] = {}  # tensor -> (reader id, requirement)
+
+    # --- bookkeeping ------------------------------------------------------------------------------
+    def added(self, node: Node) -> None:
+        for o in node.outputs:
+            self._producer[o] = node
+        for k, req in node_requirements(node, self.graph).items():
+            self._needs.setdefault(node.inputs[k], []).append((id(node), req))
+
+    def removed(self, node: Node) -> None:
+        for o in node.outputs:
+            self._producer.pop(o, None)
+            self._memo.pop(o, None)
+            self._zero.pop(o, None)
+        self._structural.pop(id(node), None)
+        for name in node.inputs:
+            left = [(i, r) for i, r in self._needs.get(name, []) if i != id(node)]
+            if left:
+                self._needs[name] = left
+            else:
+                self._needs.pop(name, None)
+
+    def changed(self, names: set[str] | None) -> None:
+        """The values of tensors `names` (of every tensor, if None) changed: a leaf became computed
+        (and so everything below it), or was narrowed."""
+        if names is None:
+            self._memo.clear()
+            self._zero.clear()
+        for n in names or ():
+            self._memo.pop(n, None)
+            self._zero.pop(n, None)
+
+    # --- questions --------------------------------------------------------------------------------
+    def fact(self, name: str) -> Fact:
+        """The fact of tensor `name` (iterative: graphs may be deeper than Python's recursion limit)."""
+        stack = [name]
+        while stack:
+            top = stack[-1]
+            if top in self._memo:
+                stack.pop()
+                continue
+            node = self._producer.get(top)
+            if node is None:
+                self._memo[top] = leaf_fact(self.graph, top)
+                stack.pop()
+                continue
+            todo = [i for i in node.inputs if i not in self._memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            ins = [self._memo[i] for i in node.inputs]
+            self._memo.update(zip(node.outputs, node_facts(node, ins, self.graph, zeros=False)))
+            stack.pop()
+        return self._memo[name]
+
+    def zero(self, name: str) -> bool:
+        """Tensor `name` holds an exact 0 whatever the leaves are (recursing through zero-keeping ops)."""
+        if name not in self._zero:
+            node = self._producer.get(name)
+            z = self.fact(name).zero
+            if not z and node is not None:
+                z = node_zero(node, self.graph, lambda k: self.zero(node.inputs[k]), self._structural_zero)
+            self._zero[name] = z
+        return self._zero[name]
+
+    def _structural_zero(self, node: Node, graph: Graph) -> bool:
+        if id(node) not in self._structural:
+            self._structural[id(node)] = structural_zero(node, graph)
+        return self._structural[id(node)]
+
+    def fits(self, name: str, req: Requirement | None = None) -> bool:
+        """Tensor `name` can meet its readers' requirements (and `req`, for a reader to be)."""
+        reqs = [r for _, r in self._needs.get(name, [])] + ([req] if req is not None else [])
+        if not reqs:
+            return True
+        f = self.fact(name)
+        if any(r.nonzero for r in reqs) and not f.zero and self.zero(name):
+            f = Fact(f.range, f.witnesses, True)
+        return not misses(f, reqs, strict=True)
+
+    def all_fit(self, names: list[str] | None = None) -> bool:
+        """Every tensor in `names` (every tensor that has a reader with a requirement, if None) fits."""
+        return all(self.fits(n) for n in (self._needs if names is None else names) if n in self._needs)
