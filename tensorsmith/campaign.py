@@ -1,8 +1,12 @@
 """A fuzz campaign: generate, search inputs, run every backend, judge, write findings; resumable.
 
-This is the one module that wires the fuzzer, the oracles and the findings store together. State
-lives in OUT/state.json (written atomically after every test) so a restarted campaign continues at
-the next test; finding folders are named by (seed, backend, kind), so none is written twice.
+This is the one module that wires the fuzzer, the oracles and the findings store together. Tests are
+made ahead by `tensorsmith.produce` (generation, input search and the torch references, in `jobs`
+processes) and judged here in index order, with every backend's worker running the same test at
+once. State lives in OUT/state.json (written atomically after every test with a finding, and at
+least once a second) so a restarted campaign continues where it stopped: a test after the last save
+is made again, identically; finding folders are named by (seed, backend, kind), so none is written
+twice.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import signal
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,14 +24,12 @@ import numpy as np
 
 import tensorsmith
 from fuzzer.generate.config import GenConfig
-from fuzzer.generate.generator import generate
-from fuzzer.graph.onnx_io import to_onnx
-from fuzzer.search import search
 from fuzzer.spec import registry
 from oracles.backends.catalog import BackendSpec, parse_backend
 from oracles.backends.process import BackendProcess
 from oracles.judge import GAP, Verdict, attribute, judge
 from tensorsmith.findings import finding_id, write_finding
+from tensorsmith.produce import Made, Producer, make
 
 
 class CampaignError(Exception):
@@ -47,6 +50,7 @@ class CampaignConfig:
     rerun: bool = True
     reduce_s: float = 60.0  # reduce each new finding for at most this long (0: only sign it)
     path: str = "onnx"  # "onnx": backends run the generated model; else a converter path (tensorsmith.converter)
+    jobs: int = 0  # processes making tests ahead (tensorsmith.produce); 0: made inline. Never changes results
 
     def identity(self) -> dict:
         """What must match for a resumed campaign to continue the same sequence of tests."""
@@ -62,7 +66,8 @@ class Stats:
     findings: int = 0
     nondeterministic: int = 0
     reference_errors: int = 0
-    seconds: float = 0.0
+    internal_errors: int = 0  # our own crashes while making a test (internal_errors.jsonl)
+    seconds: float = 0.0  # wall time spent running, over every session of the campaign
     per_backend: dict = field(default_factory=dict)  # backend -> Counter of verdict kinds
     op_counts: dict = field(default_factory=dict)  # op type -> tests that used it (coverage)
     gaps: dict = field(default_factory=dict)  # gap key -> count
@@ -83,12 +88,14 @@ class Campaign:
         self.procs: dict[str, BackendProcess] = {}
         self.refs: dict[str, BackendProcess] = {}
         self.converter = None
+        self._pool: ThreadPoolExecutor | None = None  # runs one test on every backend at once
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "findings").mkdir(exist_ok=True)
         self._load_state()
+        # the references of a test come from its producer; these workers start only if a reduction needs them
         for name in ("torch", "torch-f64"):
             self.refs[name] = BackendProcess(parse_backend(name), timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
         if self.cfg.path != "onnx":
@@ -101,12 +108,17 @@ class Campaign:
         else:
             for spec in self.specs:
                 self.procs[spec.name] = BackendProcess(spec, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
-        for p in list(self.refs.values()) + list(self.procs.values()):
+        for p in self.procs.values():
             p.start()
+        if len(self.procs) > 1:
+            self._pool = ThreadPoolExecutor(len(self.procs), thread_name_prefix="backend")
 
     def close(self) -> None:
         for p in list(self.refs.values()) + list(self.procs.values()):
             p.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self.converter is not None:
             self.converter.close()
 
@@ -116,20 +128,29 @@ class Campaign:
     def run(self) -> Stats:
         """Run until the test count or time budget is reached, or stop() / Ctrl-C."""
         self.start()
-        t0 = time.monotonic()
+        t0 = saved = time.monotonic()
+        seconds_before = self.stats.seconds
         previous = signal.signal(signal.SIGINT, self._sigint)
+        cfg = self.cfg
+        producer = Producer(cfg.gen, cfg.seed, self.next_index, cfg.search_steps, cfg.jobs)
         try:
             while not self._stop and not self._budget_spent(t0):
-                self.run_test(self.next_index)
+                findings = self.stats.findings
+                self.run_made(next(producer))
                 self.next_index += 1
-                self.stats.seconds += 0  # wall time is reported by the caller
-                self._save_state()
+                now = time.monotonic()
+                self.stats.seconds = seconds_before + now - t0
+                if self.stats.findings != findings or now - saved >= 1.0:
+                    self._save_state()
+                    saved = now
                 if self.on_test:
                     self.on_test(self)
                 if self.uploader:
                     self.uploader.heartbeat(self)
         finally:
             signal.signal(signal.SIGINT, previous)
+            producer.close()
+            self._save_state()  # next_index counts only finished tests, so this is right even after an error
             self.close()
             if self.uploader:
                 self.uploader.heartbeat(self, force=True)
@@ -148,20 +169,22 @@ class Campaign:
 
     # --- one test -----------------------------------------------------------------------
     def run_test(self, index: int) -> list[Verdict]:
-        seed = self.cfg.seed + index
-        graph, _ = generate(self.cfg.gen, seed)
-        found = search(graph, seed, steps=self.cfg.search_steps)
+        """Make test `index` here and run it (what `run` does with tests made ahead)."""
+        return self.run_made(make(self.cfg.gen, self.cfg.seed + index, index, self.cfg.search_steps))
+
+    def run_made(self, made: Made) -> list[Verdict]:
+        seed, index, graph = made.seed, made.index, made.graph
         self.stats.tests += 1
-        for op in {registry.get(n.op).op_type for n in graph.nodes}:
+        for op in made.op_types:
             self.stats.op_counts[op] = self.stats.op_counts.get(op, 0) + 1
-        if not found.success:
+        if made.error:
+            self.stats.internal_errors += 1
+            self._append("internal_errors.jsonl", {"seed": seed, "index": index, "error": made.error})
+            return []
+        if not made.success:
             self.stats.no_clean_inputs += 1
             return []
-        graph.values = dict(found.weights)
-        model = to_onnx(graph).SerializeToString()
-        feeds = found.inputs
-        r32 = self.refs["torch"].run(model, feeds, graph=graph)
-        r64 = self.refs["torch-f64"].run(model, feeds, graph=graph)
+        model, feeds, r32, r64 = made.model, made.feeds, made.r32, made.r64
         if not (r32.ok and r64.ok):
             self.stats.reference_errors += 1
             self._log_reference_error(seed, r32 if not r32.ok else r64)
@@ -169,11 +192,9 @@ class Campaign:
         if self.converter is not None:
             return self._converter_test(seed, index, graph, model, feeds, r32, r64)
         expected = {n: (graph.tensors[n].ttype.dtype.name, tuple(graph.tensors[n].ttype.shape)) for n in graph.outputs}
-        verdicts, outcomes = [], {}
+        verdicts, outcomes = [], self._run_all(model, feeds, graph)
         for spec in self.specs:
-            out = self.procs[spec.name].run(model, feeds, graph=graph)
-            outcomes[spec.name] = out
-            verdicts.append(judge(out, spec.kind_name, expected, r32.outputs, r64.outputs))
+            verdicts.append(judge(outcomes[spec.name], spec.kind_name, expected, r32.outputs, r64.outputs))
         blame = attribute(verdicts)
         for spec, v in zip(self.specs, verdicts):
             self._count(spec.name, v)
@@ -195,6 +216,13 @@ class Campaign:
                     r64,
                 )
         return verdicts
+
+    def _run_all(self, model: bytes, feeds: dict, graph) -> dict:
+        """Every backend's outcome on one model, the workers running at once."""
+        if self._pool is None:
+            return {s.name: self.procs[s.name].run(model, feeds, graph=graph) for s in self.specs}
+        futures = {s.name: self._pool.submit(self.procs[s.name].run, model, feeds, graph=graph) for s in self.specs}
+        return {name: f.result() for name, f in futures.items()}
 
     def _finding(self, seed, index, spec, v, blame, graph, model, feeds, outcomes, expected, r32, r64) -> None:
         if self.cfg.rerun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -116,6 +117,10 @@ def fuzz(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
     mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each backend worker, MiB.")] = 4096,
     search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 50,
+    jobs: Annotated[
+        int | None,
+        typer.Option(min=0, help="Processes making tests ahead (default: one per core; 0: none). Same results."),
+    ] = None,
     path: Annotated[
         str, typer.Option(help="onnx (backends run the model) or a converter path: export-dynamo, export-legacy, ...")
     ] = "onnx",
@@ -152,6 +157,7 @@ def fuzz(
         time_s=time_s,
         gen=gen,
         search_steps=search_steps,
+        jobs=(os.cpu_count() or 1) if jobs is None else jobs,
         timeout_s=timeout,
         mem_mb=mem_mb,
         path=path,
@@ -159,8 +165,6 @@ def fuzz(
     )
     uploader = None
     if server:
-        import os
-
         from tensorsmith.upload import Uploader
 
         token = token or os.environ.get("TENSORSMITH_TOKEN")

@@ -1,7 +1,7 @@
 """Paths from a generated test to the backends: directly, or through a model converter.
 
 A *path* says which model the backends run. "onnx" gives them the generated ONNX model. The export
-paths build the torch.nn.Module the specs define (torch_backend.GraphModule), export it with
+paths build the torch.nn.Module the specs define (fuzzer.graph.torch_module.GraphModule), export it with
 torch.onnx.export (the dynamo exporter or the TorchScript one), check the exported model with the
 ONNX checker and run every backend on the exported model; "onnx2torch" adds the reverse converter
 (ONNX -> torch) as one more backend of the generated model. Every output is judged against the

@@ -7,7 +7,7 @@ Options select the converter:
     {"converter": "onnx2torch"}  onnx2torch.convert: ONNX -> torch.fx.GraphModule, run eagerly
 
 The two exporters run in tensorsmith's interpreter (catalog entries with needs_graph): `extra[0]` is
-the pickled `Graph`, the module exported is `torch_backend.GraphModule` (the specs' torch semantics),
+the pickled `Graph`, the module exported is `fuzzer.graph.torch_module.GraphModule` (the specs' torch semantics),
 and `run` does not compute outputs but returns the exported model, so that the caller can run any
 backend on it (tensorsmith/converter.py). Their outputs are two uint8 arrays:
 
@@ -86,7 +86,7 @@ def prepare(model: bytes, options: dict, extra: list[bytes]):
         raise ValueError(f"unknown converter {converter!r}; expected one of: {', '.join(EXPORTERS)}, onnx2torch")
     import pickle
 
-    from torch_backend import GraphModule
+    from fuzzer.graph.torch_module import GraphModule
 
     with stage("load"):
         graph = pickle.loads(extra[0])

@@ -4,9 +4,8 @@ Runs only in tensorsmith's interpreter (catalog: needs_graph): `extra[0]` is the
 the specs' `torch` implementations give the semantics. Options:
 
     {}                  eager, in the graph's own dtypes (fuzzer.graph.torch_run.run_torch)
-    {"float64": True}   the float64 reference: float inputs and weights cast to float64, and every
-                        float node output cast to float64 after its node, so all float arithmetic is
-                        float64 (integer and bool tensors are unchanged); float outputs are float64
+    {"float64": True}   the float64 reference (fuzzer.graph.torch_module.GraphModule): all float
+                        arithmetic in float64; float outputs are float64
     {"compile": True}   torch.compile (Inductor) of a real nn.Module whose forward runs the specs in
                         order; compiled in prepare by one warm-up call, so "compile" is Dynamo/Inductor
                         and "run" is the compiled code
@@ -26,43 +25,14 @@ import torch
 from stage import stage
 
 from fuzzer.graph.model import Graph
+from fuzzer.graph.torch_module import GraphModule
 from fuzzer.graph.torch_run import run_torch, to_numpy, to_torch
-from fuzzer.spec.registry import get
 
 NAME = "torch"
-FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def version() -> str:
     return torch.__version__
-
-
-class GraphModule(torch.nn.Module):
-    """A graph as an nn.Module: weights are buffers, forward(*graph inputs) -> tuple of graph outputs."""
-
-    def __init__(self, graph: Graph, *, float64: bool = False):
-        super().__init__()
-        self.float64 = float64
-        self.input_names = list(graph.inputs)
-        self.output_names = list(graph.outputs)
-        self.steps = [(get(n.op), list(n.inputs), list(n.outputs), dict(n.attrs)) for n in graph.nodes]
-        self.buffer_of: dict[str, str] = {}
-        for k, (name, value) in enumerate(graph.values.items()):
-            self.register_buffer(f"w{k}", self._widen(to_torch(value)))
-            self.buffer_of[name] = f"w{k}"
-
-    def _widen(self, t: torch.Tensor) -> torch.Tensor:
-        return t.to(torch.float64) if self.float64 and t.dtype in FLOATS else t
-
-    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        env = {n: self._widen(x) for n, x in zip(self.input_names, xs)}
-        env.update({n: getattr(self, b) for n, b in self.buffer_of.items()})
-        for spec, ins, outs, attrs in self.steps:
-            results = spec.torch([env[i] for i in ins], attrs)
-            if len(results) != len(outs):
-                raise AssertionError(f"{spec.op_type}: torch returned {len(results)} outputs, expected {len(outs)}")
-            env.update(zip(outs, (self._widen(r) for r in results)))
-        return tuple(env[n] for n in self.output_names)
 
 
 class Prepared:
