@@ -185,6 +185,9 @@ def node_witnesses(node: Node, ins: list[Range], rs: list[Range], graph: Graph) 
         return [(-math.log(n), -math.log(n))]
     if op == "Hardmax" and n > 1:
         return [(0.0, 1.0)]
+    if op == "Pad" and node.attrs.get("mode") in (None, "constant") and any(p > 0 for p in node.attrs["_pads"]):
+        fill = float(node.attrs.get("_value") or 0.0)
+        return [(fill, fill)]  # the padding holds the fill value (Exp of a Pad with 2.57 holds 13)
     if node.op == "LayerNormalization_noB" and (rs[1][0] >= 0 or rs[1][1] <= 0):
         # (x - mean) / std straddles 0 along the normalized dims; a scale of one sign keeps that
         return [(0.0, 0.0)]

@@ -138,6 +138,9 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
         return [(0.0, 0.0) if op == "LogSoftmax" else (1.0, 1.0)]
     if op in BOUNDED:
         return [BOUNDED[op]]
+    if op in NORMALIZATIONS and normalized_count(node, graph) == 1:
+        # x - mean(x) over one element is exactly 0: the output is the bias, or 0 without one
+        return [ins[2] if len(ins) > 2 else (0.0, 0.0)] + [ANY] * (n_out - 1)
     if op in HULL or (op == "Resize" and a.get("_mode") in ("nearest", "linear")):
         return [hull(ins[:1])] * n_out if op == "Resize" else [hull(ins)] * n_out
     if op == "Where":
@@ -173,6 +176,20 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     if op in ("Cast", "CastLike") and graph.tensors[node.outputs[0]].ttype.dtype.is_float:
         return [ins[0]]
     return [ANY] * n_out
+
+
+NORMALIZATIONS = frozenset({"LayerNormalization", "InstanceNormalization", "GroupNormalization"})
+
+
+def normalized_count(node: Node, graph: Graph) -> int:
+    """How many elements a normalization takes each mean and variance over."""
+    shape = [int(d) for d in graph.tensors[node.inputs[0]].ttype.shape]
+    op = get(node.op).op_type
+    if op == "LayerNormalization":
+        return math.prod(shape[node.attrs["_axis"] :])
+    if op == "GroupNormalization":
+        return shape[1] // node.attrs["num_groups"] * math.prod(shape[2:])
+    return math.prod(shape[2:])  # InstanceNormalization
 
 
 def reduced_count(node: Node, graph: Graph) -> int:

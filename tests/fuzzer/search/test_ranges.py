@@ -81,3 +81,25 @@ def test_a_convolution_output_its_kernel_never_reaches_is_an_exact_zero() -> Non
     y = c.op("Conv_noB", x, w, _kernel_attr=True, **conv)
     g = c.done(c.op("Acosh", c.op("Neg", y)), c.op("Exp", y))
     assert list(infeasible(g)) == [2]
+
+
+def test_a_normalization_over_one_element_is_its_bias() -> None:
+    # regression (search_bench seed 8): Log(Tanh(LayerNormalization over a (1, 1) tensor)) is Log(0)
+    c = Chain()
+    x = c.input("x", DType.float32, (3, 1), WIDE)
+    y = c.op("LayerNormalization_noB", x, c.weight("s", [2.0]), axis=-1, _axis=1, epsilon=1e-5)
+    g = c.done(c.op("Log", c.op("Tanh", y)))
+    assert list(infeasible(g)) == [2] and ranges(g)[y] == (0.0, 0.0)
+
+
+def test_the_padding_holds_the_fill_value() -> None:
+    # regression (search_bench seed 59): Atanh(Exp(Pad(x, value 2.5))) holds atanh(e^2.5)
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3), Domain(-0.5, 0.5))
+    pad = dict(mode="constant", _pads=[0, 1, 0, 0], _axes=None, _value=2.5, _dtype="float32")
+    g = c.done(c.op("Atanh", c.op("Exp", c.op("Pad", x, **pad))))
+    assert list(infeasible(g)) == [2]
+    pad["_pads"] = [0, 0, 0, 0]
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3), Domain(-0.5, 0.5))
+    assert infeasible(c.done(c.op("Atanh", c.op("Exp", c.op("Pad", x, **pad))))) == {}
