@@ -19,10 +19,14 @@ def render(campaign, started: float, tests_at_start: int) -> Table:
     table.add_column("findings by kind")
     table.add_column("gaps", justify="right")
     table.add_column("restarts", justify="right")
-    for name, proc in campaign.procs.items():
+    procs = dict(campaign.procs)
+    if campaign.converter is not None:  # a converter path: its targets are "EXPORTER/BACKEND" (per_backend keys)
+        procs.update(campaign.converter.procs)
+    for name in list(procs) + sorted(set(s.per_backend) - set(procs)):
         c = s.per_backend.get(name, {})
         bad = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k not in ("ok", "support_gap"))
-        table.add_row(name, str(c.get("ok", 0)), bad or "-", str(c.get("support_gap", 0)), str(proc.restarts))
+        restarts = str(procs[name].restarts) if name in procs else "-"
+        table.add_row(name, str(c.get("ok", 0)), bad or "-", str(c.get("support_gap", 0)), restarts)
     table.caption = (
         f"{s.tests} tests ({rate:.2f}/s) | findings {s.findings} | nondeterministic {s.nondeterministic} | "
         f"no clean inputs {s.no_clean_inputs} | support gaps {len(s.gaps)} | Ctrl-C stops after this test"
