@@ -119,6 +119,19 @@ class ValueFacts:
             f = Fact(f.range, f.witnesses, True)
         return not misses(f, reqs, strict=True)
 
+    def within(self, name: str, req: Requirement) -> bool:
+        """Every value tensor `name` can take meets `req` (a leaf: it will be narrowed to do so)."""
+        if name not in self._producer:
+            return True
+        (lo, hi), r = self.fact(name).range, req
+        above = lo > r.lo or (lo == r.lo and not r.open_lo)
+        below = hi < r.hi or (hi == r.hi and not r.open_hi)
+        return above and below and not (r.nonzero and lo <= 0 <= hi)
+
+    def readers_within(self, name: str) -> bool:
+        """Every value tensor `name` can take meets all its readers' requirements."""
+        return all(self.within(name, r) for _, r in self._needs.get(name, []))
+
     def all_fit(self, names: list[str] | None = None) -> bool:
         """Every tensor in `names` (every tensor that has a reader with a requirement, if None) fits."""
         return all(self.fits(n) for n in (self._needs if names is None else names) if n in self._needs)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from fuzzer.graph.model import Graph, Node
-from fuzzer.graph.ranges import Range, leaf_range, monotone, node_range
+from fuzzer.graph.ranges import Range, group_size, leaf_range, monotone, node_range
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
 
@@ -157,13 +157,6 @@ def facts(graph: Graph) -> dict[str, Fact]:
     for node in graph.nodes:
         out.update(zip(node.outputs, node_facts(node, [out[i] for i in node.inputs], graph)))
     return out
-
-
-def group_size(node: Node, graph: Graph) -> int:
-    """The length of the axis an AlongAxis op works on."""
-    shape = graph.tensors[node.inputs[0]].ttype.shape
-    axis = node.attrs.get("axis")
-    return int(shape[-1 if axis is None else axis]) if len(shape) else 1
 
 
 def node_witnesses(node: Node, ins: list[Range], rs: list[Range], graph: Graph) -> list[Range]:

@@ -62,6 +62,7 @@ INCREASING: dict[str, Callable[[float], float]] = {
     "Floor": _f(math.floor),
     "Round": _f(round),
     "Relu": _f(lambda v: max(v, 0.0)),
+    "Sign": _f(lambda v: float((v > 0) - (v < 0))),
     "Identity": _f(lambda v: v),
 }
 DECREASING: dict[str, Callable[[float], float]] = {"Neg": _f(lambda v: -v), "Acos": _f(math.acos, -1.0, 1.0)}
@@ -71,7 +72,6 @@ BOUNDED: dict[str, Range] = {
     "Softmax": (0.0, 1.0),
     "LogSoftmax": (-math.inf, 0.0),
     "Hardmax": (0.0, 1.0),
-    "Sign": (-1.0, 1.0),
 }
 # outputs are some of the inputs' values (Where: of X and Y, not the condition)
 HULL = frozenset(
@@ -91,8 +91,6 @@ HULL = frozenset(
         "Gather",
         "GatherElements",
         "GatherND",
-        "Max",
-        "Min",
         "Mean",
         "ReduceMax",
         "ReduceMin",
@@ -120,7 +118,41 @@ def monotone(node: Node) -> Callable[[float], float] | None:
     if op == "HardSigmoid":
         alpha, beta = _attr(a, "alpha", 0.2), _attr(a, "beta", 0.5)
         return _f(lambda v: min(max(alpha * v + beta if math.isfinite(v) else math.copysign(1, v * alpha), 0), 1))
+    if op in ("Elu", "Selu", "Celu"):  # x above 0, a scaled expm1 below: increasing for scales >= 0
+        alpha = _attr(a, "alpha", 1.67326319217681884765625 if op == "Selu" else 1.0)
+        gamma = _attr(a, "gamma", 1.05070102214813232421875) if op == "Selu" else 1.0
+        if alpha < 0 or gamma < 0:
+            return None
+        scale = alpha if op == "Celu" else 1.0  # Celu: alpha * expm1(x / alpha)
+        return _f(lambda v: gamma * (v if v >= 0 else alpha * math.expm1(v / scale)))
     return None
+
+
+def _gelu(v: float) -> float:
+    return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+
+
+def _mish(v: float) -> float:
+    return v * math.tanh(max(v, 0.0) + math.log1p(math.exp(-abs(v))))
+
+
+# elementwise functions that fall from 0 (at -inf) to a minimum, then rise: (function, where the
+# minimum is, the minimum less a little for rounding and for Gelu's tanh approximation)
+VALLEYS: dict[str, tuple[Callable[[float], float], float, float]] = {
+    "Gelu": (_f(_gelu), -0.7518, -0.171),
+    "Mish": (_f(_mish), -1.1924, -0.310),
+    "HardSwish": (_f(lambda v: v * min(max(v / 6 + 0.5, 0.0), 1.0)), -1.5, -0.376),
+}
+
+
+def valley(op: str, r: Range) -> Range:
+    f, at, low = VALLEYS[op]
+    lo, hi = r
+    if lo >= at:  # increasing here; a little slack for rounding
+        return (f(lo) - 1e-3 * abs(f(lo)), f(hi) + 1e-3 * abs(f(hi)))
+    if hi <= at:
+        return (low, 0.0)
+    return (low, max(f(hi), 0.0))
 
 
 def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
@@ -138,6 +170,39 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
         return [(0.0, 0.0) if op == "LogSoftmax" else (1.0, 1.0)]
     if op in BOUNDED:
         return [BOUNDED[op]]
+    if op in VALLEYS:
+        return [valley(op, ins[0])]
+    if op in ("Min", "Max"):  # the elementwise extreme: between the extremes of the ends
+        pick = min if op == "Min" else max
+        return [(pick(r[0] for r in ins), pick(r[1] for r in ins))]
+    if op == "Reciprocal" and (ins[0][0] > 0 or ins[0][1] < 0):
+        return [(1 / ins[0][1], 1 / ins[0][0])]
+    if op == "Div" and (ins[1][0] > 0 or ins[1][1] < 0):
+        return [product(ins[0], (1 / ins[1][1], 1 / ins[1][0]))]
+    if op == "Mod":  # smaller than the divisor, with the sign of the dividend (fmod) or the divisor
+        m = max(abs(ins[1][0]), abs(ins[1][1]))
+        sign = ins[0] if a.get("fmod") else ins[1]
+        return [(0.0 if sign[0] >= 0 else -m, 0.0 if sign[1] <= 0 else m)]
+    if op in NON_NEGATIVE:
+        return [(0.0, math.inf)]
+    if op == "Tan" and -math.pi / 2 < ins[0][0] and ins[0][1] < math.pi / 2:
+        return [(math.tan(ins[0][0]), math.tan(ins[0][1]))]
+    if op == "Shrink":
+        bias = _attr(a, "bias", 0.0)
+        return [(min(0.0, ins[0][0] + bias), max(0.0, ins[0][1] - bias))]
+    if op == "PRelu":  # x above 0, slope * x below
+        neg = (min(ins[0][0], 0.0), min(ins[0][1], 0.0))
+        return [hull([(max(ins[0][0], 0.0), max(ins[0][1], 0.0)), product(neg, ins[1])])]
+    if op == "LRN":  # x over (bias + a sum of squares)^beta >= bias^beta: x shrunk, sign kept
+        bias, beta = _attr(a, "bias", 1.0), _attr(a, "beta", 0.75)
+        return [product(ins[0], (0.0, bias**-beta))] if bias > 0 and beta >= 0 else [ANY]
+    if op in ("ArgMax", "ArgMin"):
+        return [(0.0, float(group_size(node, graph) - 1))]  # an index along the axis
+    if op == "CumSum":
+        # a running sum of 1..n elements (0 of them where exclusive); n times an end is the far end
+        n = float(group_size(node, graph, node.attrs["_axis"]))
+        (lo, hi), none = ins[0], (0.0, 0.0) if node.attrs["exclusive"] else ins[0]
+        return [hull([ins[0], product((1.0, n), (lo, lo)), product((1.0, n), (hi, hi)), none])]
     if op in NORMALIZATIONS and normalized_count(node, graph) == 1:
         # x - mean(x) over one element is exactly 0: the output is the bias, or 0 without one
         return [ins[2] if len(ins) > 2 else (0.0, 0.0)] + [ANY] * (n_out - 1)
@@ -178,6 +243,7 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     return [ANY] * n_out
 
 
+NON_NEGATIVE = frozenset({"ReduceL1", "ReduceL2", "ReduceSumSquare", "LpPool", "GlobalLpPool"})
 NORMALIZATIONS = frozenset({"LayerNormalization", "InstanceNormalization", "GroupNormalization"})
 
 
@@ -215,6 +281,13 @@ def product(a: Range, b: Range) -> Range:
     """Interval product; inf * 0 counts as 0 (an unbounded factor times an exact zero)."""
     ends = [0.0 if x == 0 or y == 0 else x * y for x in a for y in b]
     return (min(ends), max(ends))
+
+
+def group_size(node: Node, graph: Graph, axis: int | None = None) -> int:
+    """The length of the axis an op works along (its `axis` attribute, else the last)."""
+    shape = graph.tensors[node.inputs[0]].ttype.shape
+    axis = node.attrs.get("axis") if axis is None else axis
+    return int(shape[-1 if axis is None else axis]) if len(shape) else 1
 
 
 def along_singleton(node: Node, graph: Graph) -> bool:

@@ -123,7 +123,9 @@ class _Search:
             penalty.backward()
             for m in self.leaves.masters.values():
                 if m.grad is not None:
-                    torch.nan_to_num_(m.grad, nan=0.0, posinf=0.0, neginf=0.0)
+                    # an infinite gradient keeps its sign (see trace.finite_grad); finite, as Rprop's
+                    # sign test multiplies it with the previous gradient, which may be 0
+                    torch.nan_to_num_(m.grad, nan=0.0, posinf=1e30, neginf=-1e30)
             self.opt.step()
             self.leaves.project()
         p, sc = float(penalty.detach()), score(trace, viol)

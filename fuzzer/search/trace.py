@@ -100,9 +100,18 @@ def shape_of(graph: Graph, name: str) -> tuple[int, ...]:
 
 
 def finite_grad(g: torch.Tensor | None) -> torch.Tensor | None:
-    """Gradient hook: an element at a singular point (Sqrt at 0) gets no gradient, rather than an
-    infinite one that the next mixing op (a MatMul, a sum) would spread as NaN to every element."""
-    return None if g is None else torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
+    """Gradient hook: an element at a singular point gets a finite gradient, rather than an infinite
+    one that the next mixing op (a MatMul, a sum) would spread as NaN to every element.
+
+    An infinite gradient keeps its sign (as the dtype's largest value): the optimiser goes by signs,
+    and at Asin's or Acosh's end of the domain, where the derivative is infinite, the sign is what
+    leads back inside (Asin(Asin(x)) with the inner x saturated at 1). Rejected: zeroing it, which
+    left such elements stuck. An undefined gradient (NaN, Sqrt at 0 times 0) gets none.
+    """
+    if g is None:
+        return None
+    big = torch.finfo(g.dtype).max if g.dtype.is_floating_point else 0.0
+    return torch.nan_to_num(g, nan=0.0, posinf=big, neginf=-big)
 
 
 def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | None = None) -> Trace:

@@ -103,3 +103,35 @@ def test_the_padding_holds_the_fill_value() -> None:
     c = Chain()
     x = c.input("x", DType.float32, (2, 3), Domain(-0.5, 0.5))
     assert infeasible(c.done(c.op("Atanh", c.op("Exp", c.op("Pad", x, **pad))))) == {}
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        ("Erf", "HardSwish", "Acosh"),
+        ("Sin", "Gelu", "Acosh"),
+        ("Sin", "Mish", "Acosh"),
+        ("Exp", "Reciprocal", "Neg", "Log"),
+    ],
+)
+def test_infeasible_through_valleys_and_poles(ops) -> None:
+    # regression (search_bench, 30 nodes, seed 249): Acosh of a HardSwish of an Erf, always below 1
+    assert list(infeasible(chain(*ops))) == [len(ops) - 1]
+
+
+def test_min_max_and_mod_ranges() -> None:
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3), Domain(-3.0, 3.0))
+    y = c.input("y", DType.float32, (2, 3), Domain(0.5, 1.0))
+    lo, hi, mod = c.op("Min", x, y), c.op("Max", x, y), c.op("Mod", x, y, fmod=0)
+    rs = ranges(c.done())
+    assert rs[lo] == (-3.0, 1.0) and rs[hi] == (0.5, 3.0) and rs[mod] == (0.0, 1.0)
+
+
+def test_an_index_along_one_element_is_zero() -> None:
+    # regression (search_bench, 20 nodes, seed 31): Mod by an ArgMin along an axis of length 1
+    c = Chain()
+    x = c.input("x", DType.float32, (3, 1), WIDE)
+    i = c.op("ArgMin", x, axis=1, keepdims=1, select_last_index=0)
+    g = c.done(c.op("Reciprocal", c.op("Cast_any", c.op("Sign", i), to=1)))
+    assert list(infeasible(g)) == [3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -134,3 +135,15 @@ def test_same_result_in_any_process() -> None:
         assert r.returncode == 0, r.stderr
         digests.add(r.stdout.strip())
     assert len(digests) == 1
+
+
+def test_an_infinite_gradient_keeps_its_sign() -> None:
+    # at Asin's or Acosh's end of the domain the derivative is infinite; zeroing it left elements
+    # saturated there (Asin(Asin(HardSigmoid(x))) at HardSigmoid = 1) without a way back
+    import torch
+
+    from fuzzer.search.trace import finite_grad
+
+    big = torch.finfo(torch.float16).max
+    g = torch.tensor([math.inf, -math.inf, math.nan, 2.0], dtype=torch.float16)
+    assert finite_grad(g).tolist() == [big, -big, 0.0, 2.0]
