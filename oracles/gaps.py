@@ -16,8 +16,17 @@ PATTERNS: dict[str, list[str]] = {
     "onnxruntime": [r"NOT_IMPLEMENTED : Could not find an implementation for", r"is not supported"],
     "onnxruntime-opt": [r"NOT_IMPLEMENTED : Could not find an implementation for", r"is not supported"],
     "onnxruntime-injected": [r"NOT_IMPLEMENTED : Could not find an implementation for", r"is not supported"],
-    "tvm": [r"not (yet )?(been )?(implemented|supported)", r"NotImplementedError", r"Unsupported"],
-    "openvino": [r"is not supported", r"[Nn]ot implemented", r"Unsupported"],
+    "tvm": [
+        r"not (yet )?(been )?(implemented|supported)",
+        r"NotImplementedError",
+        r"Unsupported",
+        # stated limitations (bench/results/findings.md): "layer_norm: only support float32 and float16 for
+        # now", "Only resize1d/resize2d/resize3d are supported.", "currently only supports stash_type=1"
+        r"only supports? .* for now",
+        r"\bOnly [\w/]+ (is|are) supported",
+        r"currently only supports",
+    ],
+    "openvino": [r"is not supported", r"[Nn]ot implemented", r"Unsupported", r"only supports resize on spatial dim"],
     "iree": [r"not (yet )?supported", r"unsupported", r"failed to legalize"],
     "reference": [r"No registered implementation", r"not implemented"],
 }
@@ -25,12 +34,14 @@ PATTERNS: dict[str, list[str]] = {
 _NUM = re.compile(r"\b\d+\b")
 _NAME = re.compile(r"(?:node with name|name) '[^']*'")
 _QUOTED = re.compile(r"'t\d+'|\"t\d+\"")
+_NODE = re.compile(r"<Node\((\w+)\): [^>]*>")  # OpenVINO's "<Node(Pad): n3>"
 
 
 def normalise(message: str) -> str:
     """The message without node/tensor names and numbers, so one gap is one key."""
     m = _NAME.sub("name '?'", message)
     m = _QUOTED.sub("'?'", m)
+    m = _NODE.sub(r"<Node(\1)>", m)
     return _NUM.sub("N", m).strip()[:300]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from oracles.backends.catalog import CATALOG
 from oracles.compare import OK, Mismatch, compare
 from oracles.gaps import gap_key
 from oracles.result import Outcome
@@ -52,7 +53,8 @@ def judge(
         if key is not None:
             return Verdict(outcome.backend, GAP, f.stage, f.message, gap=key)
         return Verdict(outcome.backend, f.kind, f.stage, f.message, detail={"signal": f.signal})
-    m: Mismatch = compare(outcome.outputs, expected, ref32, ref64)
+    kind = CATALOG.get(kind_name)
+    m: Mismatch = compare(outcome.outputs, expected, ref32, ref64, widest=kind.widest_float if kind else "float64")
     if m.ok:
         return Verdict(outcome.backend, OK)
     return Verdict(outcome.backend, m.kind, "run", _describe(m), m.output, m.detail)

@@ -22,6 +22,9 @@ class BackendKind:
     options: dict = field(default_factory=dict)
     needs_graph: bool = False  # gets the pickled tensorsmith Graph (torch backends; our interpreter only)
     doc: str = ""
+    # the widest float the backend documents computing in: float64 outputs of one that computes in float32
+    # are judged at float32 tolerance (a documented precision, not a bug)
+    widest_float: str = "float64"
 
 
 CATALOG: dict[str, BackendKind] = {
@@ -33,7 +36,8 @@ CATALOG: dict[str, BackendKind] = {
         doc="ONNX Runtime with a known wrong result injected (Relu + 1): for testing the oracle and CI gates",
     ),
     "tvm": BackendKind("tvm_backend", {}, doc="TVM Relax ONNX frontend, llvm target, Relax VM"),
-    "openvino": BackendKind("openvino_backend", {}, doc="OpenVINO CPU plugin"),
+    # the CPU plugin's inference precisions are f32, bf16 and f16 (docs.openvino.ai, "CPU Device"); we pin f32
+    "openvino": BackendKind("openvino_backend", {}, doc="OpenVINO CPU plugin", widest_float="float32"),
     "reference": BackendKind("onnxref_backend", {}, doc="onnx.reference.ReferenceEvaluator"),
     "iree": BackendKind("iree_backend", {}, doc="IREE llvm-cpu (via iree-import-onnx)"),
     "torch": BackendKind("torch_backend", {}, needs_graph=True, doc="PyTorch eager from the specs"),
