@@ -23,7 +23,7 @@ from fuzzer.generate.values import ValueFacts
 from fuzzer.graph.feasibility import input_requirement
 from fuzzer.graph.model import Graph, Node, Tensor
 from fuzzer.spec import registry
-from fuzzer.spec.base import Domain, OpSpec, SpecError, TType
+from fuzzer.spec.base import DEFAULT_DOMAIN, Domain, OpSpec, SpecError, TType
 from fuzzer.spec.draw import Draw, log_int
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.expr import Expr, Undefined, Var, evaluate
@@ -369,6 +369,8 @@ class Generator:
         node = Node(spec.name(), names, out_names, a)
         g.nodes.append(node)
         self.values.added(node)
+        if target is not None:
+            self._narrow_new_leaf(target, [n for n, old in zip(names, plan.names) if old is None])
         # values change below a narrowed leaf (rare: recheck everything) and below a backward target
         changed = None if narrowed else plan.below
         self.values.changed(changed)
@@ -394,6 +396,32 @@ class Generator:
         return False
 
     # --- helpers ------------------------------------------------------------------------
+    def _narrow_new_leaf(self, target: str, new: list[str]) -> None:
+        """After a backward insertion through monotone or layout ops only (Cosh in front of an Acosh's
+        leaf), the new leaf's domain: the values that keep the target in its old domain."""
+        dom = self.graph.tensors[target].domain
+        got = self.values.pullback(target, (dom.lo, dom.hi)) if dom != DEFAULT_DOMAIN else None
+        if got is None or got[0] not in new:
+            return
+        leaf, (lo, hi) = got
+        cur = self.graph.tensors[leaf].domain
+        if max(cur.lo, lo) < min(cur.hi, hi):
+            self.graph.tensors[leaf].domain = cur.meet(Domain(lo, hi))
+        self.values.changed({leaf})
+
+    def _pull_back(self, name: str, want: Domain, out: dict[str, Domain]) -> None:
+        """Narrow the leaf behind computed tensor `name` (see ValueFacts.pullback) so that `name`
+        lies in `want`, as a leaf read directly would be; nothing if it cannot or is already there."""
+        got = self.values.pullback(name, (want.lo, want.hi))
+        if got is None:
+            return
+        leaf, (lo, hi) = got
+        cur = out.get(leaf, self.graph.tensors[leaf].domain)
+        if max(cur.lo, lo) < min(cur.hi, hi):
+            met = cur.meet(Domain(lo, hi))
+            if met != self.graph.tensors[leaf].domain:
+                out[leaf] = met
+
     def _pick_in_domain(self, spec: OpSpec, k: int, names: list[str]) -> str | None:
         """One of `names` (see `_pick_existing`) whose values can meet input k's requirement and its
         other readers'; None if none can. Mostly (SAFE_P) one whose values all meet it, if any does.
@@ -416,9 +444,11 @@ class Generator:
         out: dict[str, Domain] = {}
         for k, n in enumerate(plan.names):
             t = self.graph.tensors[n] if n is not None else None
+            want = plan.spec.input_at(k).domain
+            if t is not None and t.role == "node" and want != DEFAULT_DOMAIN:
+                self._pull_back(n, want, out)
             if t is None or t.role == "node":
                 continue
-            want = plan.spec.input_at(k).domain
             cur = out.get(n, t.domain)
             if max(cur.lo, want.lo) >= min(cur.hi, want.hi):
                 return None

@@ -24,6 +24,15 @@ from fuzzer.graph.feasibility import (
     structural_zero,
 )
 from fuzzer.graph.model import Graph, Node
+from fuzzer.graph.ranges import Range, monotone, preimage
+from fuzzer.spec.registry import get
+
+# ops whose outputs are some of their input's values, unchanged (a pullback passes straight through)
+PASS_THROUGH = frozenset(
+    {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Expand", "Tile", "Slice", "Identity"}
+    | {"DepthToSpace", "SpaceToDepth"}
+)
+FINITE = 1e4  # where a range is unbounded, a pullback searches this far
 
 
 class ValueFacts:
@@ -108,6 +117,25 @@ class ValueFacts:
         if id(node) not in self._structural:
             self._structural[id(node)] = structural_zero(node, graph)
         return self._structural[id(node)]
+
+    def pullback(self, name: str, want: Range) -> tuple[str, Range] | None:
+        """The leaf behind `name` and the values it must take for `name` to lie in `want`, when `name`
+        is that leaf through monotone elementwise ops and layout only (Acosh(Asin(Squeeze(x))) needs
+        x in [sin(1), 1]); None otherwise, or if no value of the leaf would do."""
+        while name in self._producer:
+            node = self._producer[name]
+            if len(node.inputs) != 1:
+                return None
+            if get(node.op).op_type not in PASS_THROUGH:
+                f = monotone(node)
+                lo, hi = self.fact(node.inputs[0]).range
+                over = (max(lo, -FINITE), min(hi, FINITE))
+                got = preimage(f, want, over) if f is not None and over[0] < over[1] else None
+                if got is None:
+                    return None
+                want = got
+            name = node.inputs[0]
+        return name, want
 
     def fits(self, name: str, req: Requirement | None = None) -> bool:
         """Tensor `name` can meet its readers' requirements (and `req`, for a reader to be)."""

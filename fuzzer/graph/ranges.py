@@ -155,6 +155,36 @@ def valley(op: str, r: Range) -> Range:
     return (low, max(f(hi), 0.0))
 
 
+def preimage(f: Callable[[float], float], want: Range, over: Range) -> Range | None:
+    """The x in `over` (finite) with f(x) in `want`, for a monotone f (an interval; None if empty).
+
+    Found by bisection, so flat stretches (Relu, Floor, HardSigmoid) need no inverse.
+    """
+    lo, hi = over
+    up = f(lo) <= f(hi)
+    inside = (lambda v: want[0] <= f(v)) if up else (lambda v: f(v) <= want[1])  # true from some x on
+    below = (lambda v: f(v) <= want[1]) if up else (lambda v: want[0] <= f(v))  # true up to some x
+    if not (inside(hi) and below(lo)):
+        return None
+    a, b = _edge(inside, lo, hi, rising=True), _edge(below, lo, hi, rising=False)
+    return (a, b) if a <= b else None
+
+
+def _edge(test: Callable[[float], bool], lo: float, hi: float, *, rising: bool) -> float:
+    """Where a monotone `test` flips on [lo, hi]: the first true x (rising) or the last true x."""
+    if rising and test(lo):
+        return lo
+    if not rising and test(hi):
+        return hi
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if test(mid) == rising:
+            hi = mid
+        else:
+            lo = mid
+    return hi if rising else lo
+
+
 def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     """Ranges of `node`'s outputs from its inputs' (ANY where no rule applies)."""
     spec = get(node.op)

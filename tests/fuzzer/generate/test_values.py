@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from fuzzer.generate.config import GenConfig
 from fuzzer.generate.generator import generate
 from fuzzer.generate.values import ValueFacts
 from fuzzer.graph.feasibility import infeasible, input_requirement, node_requirements
+from fuzzer.graph.ranges import DECREASING, INCREASING, preimage
 from fuzzer.spec.base import DEFAULT_DOMAIN, Domain
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
@@ -86,3 +89,23 @@ def test_restricted_inputs_mostly_read_values_inside_their_domain() -> None:
                     ok = v.within(node.inputs[k], req)
                     inside, outside = inside + ok, outside + (not ok)
     assert outside > 0 and inside > 2 * outside, (inside, outside)
+
+
+def test_preimage_through_monotone_functions() -> None:
+    lo, hi = preimage(INCREASING["Exp"], (0.1, 4.0), (-3.0, 3.0))
+    assert lo == pytest.approx(math.log(0.1)) and hi == pytest.approx(math.log(4.0))
+    assert preimage(INCREASING["Relu"], (0.1, 4.0), (-3.0, 3.0)) == pytest.approx((0.1, 3.0))
+    assert preimage(DECREASING["Neg"], (0.1, 4.0), (-3.0, 3.0)) == pytest.approx((-3.0, -0.1))
+    assert preimage(INCREASING["Tanh"], (2.0, 4.0), (-3.0, 3.0)) is None
+
+
+def test_pullback_finds_the_leaf_and_its_values() -> None:
+    # regression (search_bench, 10 nodes, seed 33): Acosh(Asin(Squeeze(x))) needs x in [sin(1.01), 1],
+    # but only Asin's input was narrowed, and only for a leaf read directly
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3, 1), Domain(-3.0, 3.0))
+    y = c.op("Asin", c.op("Neg", c.op("Squeeze", x, _axes=[2])))
+    leaf, (lo, hi) = facts_of(c).pullback(y, (1.01, 5.0))
+    assert leaf == x and lo == -3.0 and hi == pytest.approx(-math.sin(1.01))
+    z = c.op("Add", y, y)  # not through a single-input op
+    assert facts_of(c).pullback(z, (1.01, 5.0)) is None
