@@ -151,10 +151,10 @@ class ValueFacts:
         """Every value tensor `name` can take meets `req` (a leaf: it will be narrowed to do so)."""
         if name not in self._producer:
             return True
+        # strictly inside: values may come arbitrarily close to a closed end too (a Cosh into Acosh),
+        # and the search keeps a margin from it unless they are exact
         (lo, hi), r = self.fact(name).range, req
-        above = lo > r.lo or (lo == r.lo and not r.open_lo)
-        below = hi < r.hi or (hi == r.hi and not r.open_hi)
-        return above and below and not (r.nonzero and lo <= 0 <= hi)
+        return r.lo < lo and hi < r.hi and not (r.nonzero and lo <= 0 <= hi)
 
     def readers_within(self, name: str) -> bool:
         """Every value tensor `name` can take meets all its readers' requirements."""

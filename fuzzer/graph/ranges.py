@@ -213,6 +213,11 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
         m = max(abs(ins[1][0]), abs(ins[1][1]))
         sign = ins[0] if a.get("fmod") else ins[1]
         return [(0.0 if sign[0] >= 0 else -m, 0.0 if sign[1] <= 0 else m)]
+    if op in ("ScatterElements", "ScatterND") and a.get("reduction") != "mul":
+        (dl, dh), (ul, uh) = ins
+        if a.get("reduction") == "add":  # data plus any number of updates
+            return [(dl if ul >= 0 else -math.inf, dh if uh <= 0 else math.inf)]
+        return [hull(ins)]  # data, updates, or the larger or smaller of the two
     if op in NON_NEGATIVE:
         return [(0.0, math.inf)]
     if op == "Tan" and -math.pi / 2 < ins[0][0] and ins[0][1] < math.pi / 2:
