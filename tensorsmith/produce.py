@@ -113,7 +113,9 @@ class Producer:
     def __init__(self, gen: GenConfig, seed: int, start: int, steps: int, jobs: int, *, ahead=None, fn=make):
         self.gen, self.seed, self.steps, self.jobs, self.fn = gen, seed, steps, jobs, fn
         self.next_index = start  # the next index to hand out
-        self.ahead = ahead or 2 * jobs
+        # tests in flight: a slow test (a failing search takes ~10x the median) must not stall the other
+        # producers while the campaign waits for it in order, so keep several tests per producer queued
+        self.ahead = ahead or 8 * jobs
         self._queue: deque[tuple[int, Future]] = deque()
         self._pool: ProcessPoolExecutor | None = None
         self._broke: set[int] = set()  # indices whose producer died once already
