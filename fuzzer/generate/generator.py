@@ -20,7 +20,7 @@ import z3
 from fuzzer.generate.config import GenConfig
 from fuzzer.generate.solve import Solution, SolveStats, solve
 from fuzzer.generate.values import ValueFacts
-from fuzzer.graph.feasibility import input_requirement
+from fuzzer.graph.feasibility import OPEN_POSITIVE, Requirement, input_requirement
 from fuzzer.graph.model import Graph, Node, Tensor
 from fuzzer.spec import registry
 from fuzzer.spec.base import DEFAULT_DOMAIN, Domain, OpSpec, SpecError, TType
@@ -376,6 +376,8 @@ class Generator:
         self.values.changed(changed)
         fits = self.values.all_fit(None if changed is None else [*node.inputs, *changed])
         risky = fits and target is not None and not self.values.readers_within(target)
+        if risky and not self.values.readers_plausible(target):
+            fits = None  # not a risk but a near certainty: taken back always
         if fits and not (risky and self.rng.random() < SAFE_P):
             return True
         # take it back: values outside some op's domain whatever the leaves are (or, by choice, a
@@ -429,8 +431,13 @@ class Generator:
         feasibility.structural_zero)."""
         req = input_requirement(spec.name(), k)
         names = list(names)
-        if req is not None and self.rng.random() < SAFE_P:
-            names = [n for n in names if self.values.within(n, req)] or names
+        prefer = req or _preference(spec, k)
+        if prefer is not None:
+            # an int base of Pow has no requirement: only float candidates are judged by the preference
+            free = (lambda n: False) if req else (lambda n: not self.graph.tensors[n].ttype.dtype.is_float)
+            if self.rng.random() < SAFE_P:
+                names = [n for n in names if free(n) or self.values.within(n, prefer)] or names
+            names = [n for n in names if free(n) or self.values.plausible(n, prefer)]
         while names:
             name = self._pick_existing(names)
             if req is None or self.values.fits(name, req):
@@ -557,6 +564,14 @@ def _propagated(conds: list, syms) -> Solution | None:
     except (KeyError, Undefined):
         return None
     return Solution(prefs) if ok else None
+
+
+def _preference(spec: OpSpec, k: int) -> Requirement | None:
+    """The requirement input k may get once the other inputs are chosen (checked only then): a float
+    base of Pow must be positive if the exponent turns out to be a float too."""
+    if spec.op_type == "Pow" and k == 0:
+        return OPEN_POSITIVE
+    return None
 
 
 def leaf_values(rng: np.random.Generator, t: Tensor) -> np.ndarray:

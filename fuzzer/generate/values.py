@@ -13,6 +13,8 @@ so the memo of the tensors below is dropped and rebuilt on the next question.
 
 from __future__ import annotations
 
+import math
+
 from fuzzer.graph.feasibility import (
     Fact,
     Requirement,
@@ -33,6 +35,9 @@ PASS_THROUGH = frozenset(
     | {"DepthToSpace", "SpaceToDepth"}
 )
 FINITE = 1e4  # where a range is unbounded, a pullback searches this far
+# the share of a computed tensor's finite range that must meet a requirement for a risky read (see
+# SAFE_P) to take it: less, and nearly every element would start out of the domain
+PLAUSIBLE = 0.3
 
 
 class ValueFacts:
@@ -155,6 +160,23 @@ class ValueFacts:
         # and the search keeps a margin from it unless they are exact
         (lo, hi), r = self.fact(name).range, req
         return r.lo < lo and hi < r.hi and not (r.nonzero and lo <= 0 <= hi)
+
+    def plausible(self, name: str, req: Requirement) -> bool:
+        """Values of tensor `name` may well meet `req`: it is a leaf, its range is unbounded, the leaf
+        behind it will be narrowed (`pullback`), or a good share (PLAUSIBLE) of its range lies inside.
+        An Asin's (-pi/2, pi/2) into Acosh (> 1) is not: the search would have to steer every element
+        into the top fifth, through whatever feeds the Asin."""
+        if name not in self._producer:
+            return True
+        lo, hi = self.fact(name).range
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+            return True
+        inside = min(hi, req.hi) - max(lo, req.lo)
+        return inside >= PLAUSIBLE * (hi - lo) or self.pullback(name, (req.lo, req.hi)) is not None
+
+    def readers_plausible(self, name: str) -> bool:
+        """Tensor `name` is `plausible` for every reader's requirement."""
+        return all(self.plausible(name, r) for _, r in self._needs.get(name, []))
 
     def readers_within(self, name: str) -> bool:
         """Every value tensor `name` can take meets all its readers' requirements."""

@@ -109,3 +109,31 @@ def test_pullback_finds_the_leaf_and_its_values() -> None:
     assert leaf == x and lo == -3.0 and hi == pytest.approx(-math.sin(1.01))
     z = c.op("Add", y, y)  # not through a single-input op
     assert facts_of(c).pullback(z, (1.01, 5.0)) is None
+
+
+def test_a_narrow_band_is_not_a_plausible_risk() -> None:
+    # regression (search_bench, 30 nodes, seeds 77, 130): Acosh (> 1) of an Asin of a sum, whose
+    # values the search had to push into the top fifth of (-pi/2, pi/2); an Exp is plausible, and
+    # so is an Asin of a leaf, which the generator narrows
+    c = Chain()
+    x = c.input("x", DType.float32, (4,), Domain(-3.0, 3.0))
+    s = c.op("Asin", c.op("Add", x, x))
+    e, a = c.op("Exp", x), c.op("Asin", c.input("z", DType.float32, (4,), Domain(-1.0, 1.0)))
+    v, req = facts_of(c), input_requirement("Acosh", 0)
+    assert v.fits(s, req) and not v.plausible(s, req)
+    assert v.plausible(e, req) and v.plausible(a, req) and v.plausible(x, req)
+
+
+def test_pow_bases_are_mostly_positive() -> None:
+    # Pow's float base must be > 0 when the exponent is a float: preferred already when picked
+    positive = total = 0
+    for seed in range(60):
+        graph, _ = generate(GenConfig(max_nodes=20, ops=("Pow", "Neg", "Exp", "Sin", "Add")), seed)
+        v = ValueFacts(graph)
+        for node in graph.nodes:
+            v.added(node)
+        for node in graph.nodes:
+            if node.op.startswith("Pow") and graph.tensors[node.inputs[0]].ttype.dtype.is_float:
+                total += 1
+                positive += v.fact(node.inputs[0]).range[0] > 0
+    assert total > 20 and positive >= 0.7 * total, (positive, total)

@@ -135,3 +135,16 @@ def test_an_index_along_one_element_is_zero() -> None:
     i = c.op("ArgMin", x, axis=1, keepdims=1, select_last_index=0)
     g = c.done(c.op("Reciprocal", c.op("Cast_any", c.op("Sign", i), to=1)))
     assert list(infeasible(g)) == [3]
+
+
+def test_an_average_pool_stays_within_its_input() -> None:
+    # regression (search_bench, 30 nodes, seed 184): Acosh of an AveragePool of values below 1
+    c = Chain()
+    x = c.input("x", DType.float32, (1, 1, 4, 4), Domain(0.1, 0.9))
+    pool = dict(auto_pad="NOTSET", ceil_mode=0, strides=[1, 1], dilations=[1, 1], kernel_shape=[2, 2], _terse=False)
+    g = c.done(c.op("Acosh", c.op("AveragePool", x, pads=[1, 1, 0, 0], count_include_pad=0, **pool)))
+    assert list(infeasible(g)) == [1]
+    c = Chain()
+    x = c.input("x", DType.float32, (1, 1, 4, 4), Domain(0.1, 0.9))
+    y = c.op("AveragePool", x, pads=[1, 1, 0, 0], count_include_pad=1, **pool)
+    assert ranges(c.done())[y] == (0.0, 0.9)
