@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NNSMITH_PY = ROOT / "bench" / ".venv-nnsmith" / "bin" / "python"
+KEEP = "--keep" in sys.argv  # keep our campaign folders (their findings) for reading
 
 
 def tree_rss(pid: int) -> int:
@@ -69,9 +70,11 @@ def ours(name: str, seconds: float | None, tests: int | None, args: list[str]) -
     state = json.loads((out / "state.json").read_text())["stats"]
     executed = state["tests"] - state["no_clean_inputs"] - state["reference_errors"] - state.get("internal_errors", 0)
     findings = sorted(p.name for p in (out / "findings").iterdir())
-    shutil.rmtree(out, ignore_errors=True)
+    if not KEEP:
+        shutil.rmtree(out, ignore_errors=True)
     return {
         "tool": "tensorsmith",
+        "out": str(out) if KEEP else None,
         "run": name,
         "args": args,
         "wall_s": round(wall, 1),
@@ -133,6 +136,7 @@ def main() -> None:
     ap.add_argument("--memory-tests", type=int, default=150)
     ap.add_argument("--skip-nnsmith", action="store_true")
     ap.add_argument("--only-ort", action="store_true", help="only the side-by-side ONNX Runtime runs")
+    ap.add_argument("--keep", action="store_true", help="keep our campaign folders (printed in the JSON)")
     ap.add_argument("--serial", action="store_true", help="also ours with --jobs 0 (no producer processes)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fuzz.json")
     a = ap.parse_args()
