@@ -243,6 +243,9 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
         return [ins[2] if len(ins) > 2 else (0.0, 0.0)] + [ANY] * (n_out - 1)
     if op in HULL or (op == "Resize" and a.get("_mode") in ("nearest", "linear")):
         return [hull(ins[:1])] * n_out if op == "Resize" else [hull(ins)] * n_out
+    if op == "Pow" and ins[0][0] > 0 and graph.tensors[node.outputs[0]].ttype.dtype.is_float:
+        lo, hi = product((math.log(ins[0][0]), _log(ins[0][1])), ins[1])  # x^y = exp(y log x)
+        return [(_f(math.exp)(lo), _f(math.exp)(hi))]
     if op == "AveragePool":  # a mean of window elements, and of zero pads where they count
         return [hull([ins[0], (0.0, 0.0)] if a.get("count_include_pad") else ins[:1])]
     if op == "Where":

@@ -34,15 +34,37 @@ def positional(shape: tuple[int, ...], mask: torch.Tensor) -> torch.Tensor:
     if [d for d in shape if d != 1] == [d for d in mask.shape if d != 1] and mask.numel() == math.prod(shape):
         return mask.reshape(shape)
     if len(shape) > mask.dim():
-        return torch.ones(shape, dtype=torch.bool)
+        return _through_axes(shape, mask)
     lead = mask.dim() - len(shape)
     m = mask.any(dim=tuple(range(lead))) if lead else mask
     for axis, (ls, ms) in enumerate(zip(shape, m.shape)):
         if ls == 1 and ms != 1:
             m = m.any(dim=axis, keepdim=True)
         elif ls != ms:
-            return torch.ones(shape, dtype=torch.bool)
+            return _through_axes(shape, mask)
     return m.reshape(shape)
+
+
+def _through_axes(shape: tuple[int, ...], mask: torch.Tensor) -> torch.Tensor:
+    """The elements of a leaf that reaches the mask through ops that add or drop axes: OneHot
+    (an axis more: any element along it), a reduction without keepdims or a MatMul (an axis less:
+    the whole slice). The dims of the smaller shape are matched, in order, to dims of the larger
+    one (1s aside); all elements when they do not match."""
+    ms, ls = tuple(d for d in mask.shape if d != 1), tuple(d for d in shape if d != 1)
+    m = mask.reshape(ms)
+    big, small = (ms, ls) if len(ms) >= len(ls) else (ls, ms)
+    at, i = [], 0
+    for j, d in enumerate(big):
+        if i < len(small) and small[i] == d:
+            at.append(j)
+            i += 1
+    if i < len(small):
+        return torch.ones(shape, dtype=torch.bool)
+    others = tuple(j for j in range(len(big)) if j not in at)
+    if big is ms:
+        return (m.any(dim=others) if others else m).reshape(shape)
+    view = [d if j in at else 1 for j, d in enumerate(big)]
+    return m.reshape(view).expand(big).reshape(shape).clone()
 
 
 def by_position(needs: list[Need], shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:

@@ -21,3 +21,16 @@ def test_squeezed_leaves_map_element_for_element() -> None:
 
 def test_unrelated_shapes_blame_everything() -> None:
     assert bool(positional((4,), torch.tensor([True, False, True])).all())
+
+
+def test_leaves_through_an_added_or_dropped_axis_map_by_their_dims() -> None:
+    # regression (search_bench, 30 nodes, seeds 27 and 310): the whole index leaf of a OneHot, or
+    # the whole second factor of a MatMul, was redrawn, so no redraw ever fixed every element
+    mask = torch.zeros(3, 2, 4, dtype=torch.bool)
+    mask[1, 0, 2] = True  # OneHot(indices (3, 4), axis=1)
+    assert positional((3, 4), mask).nonzero().tolist() == [[1, 2]]
+    mask = torch.zeros(2, 1, 5, 7, dtype=torch.bool)
+    mask[1, 0, 3, 4] = True  # MatMul(x (2, 1, 5, 7, 1), y (2, 1, 5, 1, 1)), squeezed
+    assert positional((2, 1, 5, 1, 1), mask).nonzero().tolist() == [[1, 0, 3, 0, 0]]
+    got = positional((3, 4, 5), torch.tensor([False, True, False, False]))  # ReduceSum over axes 0, 2
+    assert got[:, 1, :].all() and int(got.sum()) == 15

@@ -148,3 +148,16 @@ def test_an_average_pool_stays_within_its_input() -> None:
     x = c.input("x", DType.float32, (1, 1, 4, 4), Domain(0.1, 0.9))
     y = c.op("AveragePool", x, pads=[1, 1, 0, 0], count_include_pad=1, **pool)
     assert ranges(c.done())[y] == (0.0, 0.9)
+
+
+def test_a_power_of_a_positive_base() -> None:
+    # regression (search_bench, 30 nodes, seed 120): Acosh of a ThresholdedRelu of a root of a power
+    # of values in (0.5, 0.67), always below the threshold
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3), Domain(0.5, 0.9))
+    y = c.input("y", DType.float32, (2, 3), Domain(0.5, 2.0))
+    p = c.op("Pow", x, y)
+    g = c.done(c.op("Acosh", p))
+    assert list(infeasible(g)) == [1]
+    lo, hi = ranges(g)[p]
+    assert math.isclose(lo, 0.5**2) and math.isclose(hi, 0.9**0.5)
