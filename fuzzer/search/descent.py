@@ -32,7 +32,10 @@ from fuzzer.search.result import SearchResult
 from fuzzer.search.trace import Trace, run
 
 DEFAULT_STEPS = 300
-DEFAULT_PATIENCE = 10
+# steps without progress before a redraw: at 10 a 50-step budget left time for only a few redraws,
+# and models that need several of them (a knife edge each) ran out (search_bench: 4 cleans a few
+# more models at 20 and 30 nodes; fewer cut descents short that were still converging)
+DEFAULT_PATIENCE = 4
 PROGRESS = 0.01  # a relative drop of the penalty that counts as progress (as does fewer violations)
 # redraws aimed at one node before the search gives up on it: a node violated for any values (Log of
 # a LogSoftmax, Acosh of a Sin) must not keep redrawing leaves that other nodes are descending on

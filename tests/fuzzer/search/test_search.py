@@ -147,3 +147,10 @@ def test_an_infinite_gradient_keeps_its_sign() -> None:
     big = torch.finfo(torch.float16).max
     g = torch.tensor([math.inf, -math.inf, math.nan, 2.0], dtype=torch.float16)
     assert finite_grad(g).tolist() == [big, -big, 0.0, 2.0]
+
+
+@pytest.mark.parametrize("seed", [57, 193])
+def test_models_needing_several_redraws_are_cleaned_in_50_steps(seed: int) -> None:
+    # regression (search_bench, 30 nodes, 50 steps): with a patience of 10 the budget ran out
+    graph, _ = generate(GenConfig(max_nodes=30), seed)
+    assert search(graph, seed, steps=50).success
