@@ -81,13 +81,18 @@ def worker(tmp_path):
         }
         if handler:
             env["FAKE_HANDLER"] = "1"
-        proc = subprocess.Popen(["sh", str(BIN / "ts-worker"), *args], env=env, stderr=subprocess.PIPE)
+        # a session of its own, so teardown can kill the fake campaign too (regression: it outlived the tests)
+        cmd = ["sh", str(BIN / "ts-worker"), *args]
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, start_new_session=True)
         procs.append(proc)
         return proc
 
     yield start, data
     for proc in procs:
-        proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.wait()
 
 
