@@ -277,3 +277,14 @@ def test_margins_are_sane() -> None:
         assert 0 < pole(dt) < 1
         assert 0 < EDGE_TOL[dt][0] < 0.1
     assert math.isfinite(pole(DType.float64))
+
+
+def test_reduce_prod_partial_products_stay_in_range() -> None:
+    """Regression (bench/results/findings.md): 816 float32 factors in [-3.4, 3.4] with a representable
+    product, but partial products past float32's range in another order (ONNX Runtime gave NaN)."""
+    c = Chain()
+    x = c.input("x", DType.float32, (34, 24), Domain(-3.4, 3.4))
+    g = c.done(c.op("ReduceProd", x, _mode="axes", _axes=[0, 1], _empty_tensor=False, keepdims=1))
+    r = found(g)
+    big = np.log(np.maximum(np.abs(r.inputs["x"].astype(np.float64)), 1.0)).sum()
+    assert big <= math.log(1e10), big
