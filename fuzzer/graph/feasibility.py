@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from fuzzer.graph.model import Graph, Node
-from fuzzer.graph.ranges import Range, group_size, leaf_range, monotone, node_range
+from fuzzer.graph.ranges import LAYOUT, Range, group_size, leaf_range, monotone, node_range
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
 
@@ -59,9 +59,7 @@ DOMAINS: dict[str, tuple[int, Requirement]] = {
 # a float cast to uint8 is undefined below -1 (truncation to a negative integer)
 TO_UINT8 = Requirement(-1.0, 256.0, True, True)
 # ops whose outputs hold every input element (so they keep the inputs' witnesses)
-KEEPS_ALL = frozenset(
-    {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Expand", "Tile", "DepthToSpace", "SpaceToDepth"}
-)
+KEEPS_ALL = LAYOUT | {"Tile"}
 NONE = (math.inf, -math.inf)  # no witness: "some value <= inf" and "some value >= -inf"
 # elementwise ops that map 0 to 0
 ZERO_KEEPING = frozenset(

@@ -73,34 +73,28 @@ BOUNDED: dict[str, Range] = {
     "LogSoftmax": (-math.inf, 0.0),
     "Hardmax": (0.0, 1.0),
 }
-# outputs are some of the inputs' values (Where: of X and Y, not the condition)
-HULL = frozenset(
-    {
-        "Reshape",
-        "Flatten",
-        "Transpose",
-        "Squeeze",
-        "Unsqueeze",
-        "Expand",
-        "DepthToSpace",
-        "SpaceToDepth",
-        "Concat",
-        "Split",
-        "Slice",
-        "Tile",
-        "Gather",
-        "GatherElements",
-        "GatherND",
-        "Mean",
-        "ReduceMax",
-        "ReduceMin",
-        "ReduceMean",
-        "MaxPool",
-        "GlobalMaxPool",
-        "GlobalAveragePool",
-        "TopK",
-    }
+# ops that only rearrange their first input's elements (every element kept, none made)
+LAYOUT = frozenset(
+    {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Expand", "DepthToSpace", "SpaceToDepth"}
 )
+# outputs are some of the inputs' values (Where: of X and Y, not the condition)
+HULL = LAYOUT | {
+    "Concat",
+    "Split",
+    "Slice",
+    "Tile",
+    "Gather",
+    "GatherElements",
+    "GatherND",
+    "Mean",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceMean",
+    "MaxPool",
+    "GlobalMaxPool",
+    "GlobalAveragePool",
+    "TopK",
+}
 
 
 def _attr(a: dict, name: str, default: float) -> float:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from fuzzer.graph.model import Node
+from fuzzer.graph.ranges import LAYOUT
 from fuzzer.search.margins import EDGE_TOL
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.families import Binary, Unary
@@ -42,32 +43,22 @@ from fuzzer.spec.registry import get
 RESOLVING = frozenset(
     {"Floor", "Ceil", "Round", "Sign", "Hardmax", "IsNaN", "IsInf", "OneHot", "Range", "ConstantOfShape"}
 )
-MOVING = frozenset(
-    {
-        "Reshape",
-        "Flatten",
-        "Transpose",
-        "Squeeze",
-        "Unsqueeze",
-        "Expand",
-        "DepthToSpace",
-        "SpaceToDepth",
-        "Trilu",
-        "Concat",
-        "Split",
-        "Slice",
-        "Pad",
-        "Tile",
-        "Gather",
-        "GatherElements",
-        "GatherND",
-        "Identity",
-        "Where",
-        "ReduceMax",
-        "MaxPool",
-        "GlobalMaxPool",
-    }
-)
+MOVING = LAYOUT | {
+    "Trilu",
+    "Concat",
+    "Split",
+    "Slice",
+    "Pad",
+    "Tile",
+    "Gather",
+    "GatherElements",
+    "GatherND",
+    "Identity",
+    "Where",
+    "ReduceMax",
+    "MaxPool",
+    "GlobalMaxPool",
+}
 PRESERVING = frozenset(
     {"Neg", "Abs", "Relu", "ThresholdedRelu", "Clip", "Max", "Min", "ReduceMin", "TopK", "Cast", "CastLike"}
 )
