@@ -29,7 +29,7 @@ from oracles.backends.catalog import BackendSpec, parse_backend
 from oracles.backends.process import BackendProcess
 from oracles.judge import GAP, Verdict, attribute, judge
 from tensorsmith.findings import finding_id, write_finding
-from tensorsmith.produce import Made, Producer, make
+from tensorsmith.produce import Made, Producer
 
 
 class CampaignError(Exception):
@@ -168,10 +168,6 @@ class Campaign:
         return self.cfg.time_s is not None and time.monotonic() - t0 >= self.cfg.time_s
 
     # --- one test -----------------------------------------------------------------------
-    def run_test(self, index: int) -> list[Verdict]:
-        """Make test `index` here and run it (what `run` does with tests made ahead)."""
-        return self.run_made(make(self.cfg.gen, self.cfg.seed + index, index, self.cfg.search_steps))
-
     def run_made(self, made: Made) -> list[Verdict]:
         seed, index, graph = made.seed, made.index, made.graph
         self.stats.tests += 1

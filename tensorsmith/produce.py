@@ -153,17 +153,16 @@ class Producer:
         """A producer process died: start a new pool, retry this test once, then call it our crash."""
         self._kill_pool()
         self._queue.clear()
-        if index in self._broke:
-            return Made(index, self.seed + index, error="a producer process died twice making this test (a crash)")
-        self._broke.add(index)
-        self._fill()
-        _, fut = self._queue.popleft()
-        try:
-            return fut.result()
-        except BrokenProcessPool:
-            self._kill_pool()
-            self._queue.clear()
-            return Made(index, self.seed + index, error="a producer process died twice making this test (a crash)")
+        if index not in self._broke:
+            self._broke.add(index)
+            self._fill()
+            _, fut = self._queue.popleft()
+            try:
+                return fut.result()
+            except BrokenProcessPool:
+                self._kill_pool()
+                self._queue.clear()
+        return Made(index, self.seed + index, error="a producer process died twice making this test (a crash)")
 
     def _kill_pool(self) -> None:
         pool, self._pool = self._pool, None
