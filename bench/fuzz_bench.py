@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NNSMITH_PY = ROOT / "bench" / ".venv-nnsmith" / "bin" / "python"
-KEEP = "--keep" in sys.argv  # keep our campaign folders (their findings) for reading
 
 
 def tree_rss(pid: int) -> int:
@@ -61,7 +60,7 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, s
     return time.monotonic() - t0, peak[0], out.read().decode(errors="replace")
 
 
-def ours(name: str, seconds: float | None, tests: int | None, args: list[str]) -> dict:
+def ours(name: str, seconds: float | None, tests: int | None, args: list[str], keep: bool = False) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"tsfuzz-{name}-"))
     budget = ["--time", f"{int(seconds)}s"] if seconds else ["--tests", str(tests)]
     cmd = [sys.executable, "-m", "tensorsmith.cli", "fuzz", "-o", str(out), *budget, *args]
@@ -70,11 +69,11 @@ def ours(name: str, seconds: float | None, tests: int | None, args: list[str]) -
     state = json.loads((out / "state.json").read_text())["stats"]
     executed = state["tests"] - state["no_clean_inputs"] - state["reference_errors"] - state.get("internal_errors", 0)
     findings = sorted(p.name for p in (out / "findings").iterdir())
-    if not KEEP:
+    if not keep:
         shutil.rmtree(out, ignore_errors=True)
     return {
         "tool": "tensorsmith",
-        "out": str(out) if KEEP else None,
+        "out": str(out) if keep else None,
         "run": name,
         "args": args,
         "wall_s": round(wall, 1),
@@ -144,14 +143,14 @@ def main() -> None:
     ort10 = ["--backends", "onnxruntime", "--dtypes", "float32", "--max-nodes", "10"]
     if not a.skip_nnsmith and NNSMITH_PY.exists():
         rows.append(nnsmith(a.seconds, 10))
-    rows.append(ours("ort-f32-10", a.seconds, None, ort10))
+    rows.append(ours("ort-f32-10", a.seconds, None, ort10, a.keep))
     if a.serial:
-        rows.append(ours("ort-f32-10-serial", a.seconds, None, [*ort10, "--jobs", "0"]))
+        rows.append(ours("ort-f32-10-serial", a.seconds, None, [*ort10, "--jobs", "0"], a.keep))
     if not a.only_ort:
         tvm = ["--backends", "onnxruntime,tvm", "--dtypes", "float32", "--max-nodes", "10"]
-        rows.append(ours("ort+tvm-f32-10", a.seconds * 2, None, tvm))
+        rows.append(ours("ort+tvm-f32-10", a.seconds * 2, None, tvm, a.keep))
         mem = ["--backends", "onnxruntime,onnxruntime-opt", "--max-nodes", "30"]
-        rows.append(ours("memory-30-all-dtypes", None, a.memory_tests, mem))
+        rows.append(ours("memory-30-all-dtypes", None, a.memory_tests, mem, a.keep))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(rows, indent=1) + "\n")
     print("| tool | run | wall s | tests | tests/min | run on backends/min | findings (reported bugs) | peak RSS MiB |")
