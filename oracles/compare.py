@@ -6,6 +6,10 @@ only if it is outside a dtype-aware tolerance of the float64 reference AND clear
 than the float32 reference is (the noise any correct float32 computation has). NaN and Inf positions
 must agree with the float32 reference. A backend that documents computing floats in at most float32
 (`widest` float32: OpenVINO's CPU plugin) has its float64 outputs judged at float32 tolerance.
+
+The tolerance is that of the coarsest float dtype computed on the way to the output (`precision`,
+see Graph.path_floats), not of the output's dtype alone: a float16 Mish cast to float32 carries
+float16 rounding, which a float32 tolerance would call a bug.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ TOLERANCE = {
     "float32": (1e-4, 1e-5),
     "float64": (1e-7, 1e-9),
 }
+# float dtypes from the finest to the coarsest tolerance
+COARSER = ("float64", "float32", "float16", "bfloat16")
 # how many times further from float64 than the float32 reference a backend must be to be wrong
 NOISE_FACTOR = 10.0
 
@@ -56,8 +62,12 @@ def compare(
     ref64: dict[str, np.ndarray],
     *,
     widest: str = "float64",
+    precision: dict[str, set[str]] | None = None,
 ) -> Mismatch:
-    """Judge `outputs` (name -> array) against the expected types and both references."""
+    """Judge `outputs` (name -> array) against the expected types and both references.
+
+    `precision` maps an output to the float dtypes computed on its way (see module docstring).
+    """
     for name, (dtype, shape) in expected.items():
         if name not in outputs:
             return Mismatch(MISSING_OUTPUT, name)
@@ -67,11 +77,20 @@ def compare(
         if _dtype_name(got) != dtype:
             return Mismatch(WRONG_DTYPE, name, {"expected": dtype, "got": _dtype_name(got)})
     for name, (dtype, _) in expected.items():
-        tol = widest if dtype == "float64" and widest in TOLERANCE else dtype
+        tol = tolerance_dtype(dtype, (precision or {}).get(name, set()), widest)
         m = _compare_one(name, dtype, np.asarray(outputs[name]), ref32[name], ref64.get(name), tol)
         if not m.ok:
             return m
     return Mismatch(OK)
+
+
+def tolerance_dtype(dtype: str, path: set[str], widest: str = "float64") -> str:
+    """The dtype whose tolerance judges an output of `dtype`: the coarsest float computed on its way
+    (`path`), and no finer than `widest` (the backend's widest float). Non-float outputs: `dtype`."""
+    if dtype not in TOLERANCE:
+        return dtype
+    tol = max({dtype} | (path & set(COARSER)), key=COARSER.index)
+    return widest if tol == "float64" and widest in TOLERANCE else tol
 
 
 def _compare_one(name: str, dtype: str, got: np.ndarray, r32: np.ndarray, r64: np.ndarray | None, tol: str) -> Mismatch:

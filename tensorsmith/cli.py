@@ -180,6 +180,7 @@ def fuzz(
         _fail(str(e))
     typer.echo(
         f"{stats.tests} tests, {stats.findings} findings, {stats.nondeterministic} nondeterministic, "
+        f"{stats.suspects} blamed on our reference (suspects/), "
         f"{len(stats.gaps)} support gaps, {stats.no_clean_inputs} without clean inputs; state in {out}"
     )
 

@@ -214,7 +214,7 @@ class ConverterPath:
             out = self._proc(spec).run(model, feeds, graph=graph)
             # gaps are recognised as the configuration reported, so "onnxruntime=onnxruntime-injected" has ORT's
             kind = self.label(spec) if self.label(spec) in CATALOG else spec.kind_name
-            v = _gap(kind, out, judge(out, kind, expected, ref32, ref64))
+            v = _gap(kind, out, judge(out, kind, expected, ref32, ref64, graph.path_floats()))
             v.backend = target
             result.outcomes[target] = out
             result.verdicts.append(v)

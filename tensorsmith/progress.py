@@ -29,6 +29,7 @@ def render(campaign, started: float, tests_at_start: int) -> Table:
         table.add_row(name, str(c.get("ok", 0)), bad or "-", str(c.get("support_gap", 0)), restarts)
     table.caption = (
         f"{s.tests} tests ({rate:.2f}/s) | findings {s.findings} | nondeterministic {s.nondeterministic} | "
+        f"our reference suspected {s.suspects} | "
         f"no clean inputs {s.no_clean_inputs} | support gaps {len(s.gaps)} | Ctrl-C stops after this test"
     )
     return table

@@ -170,7 +170,7 @@ class Runner:
         out = self.procs[self.spec.name].run(model, feeds, graph=graph)
         if out.ok and not refs:
             return None, out, r32, r64  # a failure kind that did not fail: not the same bug
-        return judge(out, self.spec.kind_name, expected, r32, r64), out, r32, r64
+        return judge(out, self.spec.kind_name, expected, r32, r64, graph.path_floats()), out, r32, r64
 
     def signature(self, graph: Graph, verdict, outcome) -> Signature:
         out = graph.tensors.get(verdict.output)

@@ -83,6 +83,17 @@ class Graph:
             visit(n, set())
         self.nodes = order
 
+    def path_floats(self) -> dict[str, set[str]]:
+        """For each graph output, the names of the float dtypes computed on its way (node outputs
+        among its ancestors and itself; leaves are given exactly, so they add no rounding)."""
+        seen: dict[str, set[str]] = {}
+        for node in self.nodes:  # topological order
+            here = set().union(*(seen.get(i, set()) for i in node.inputs)) if node.inputs else set()
+            for o in node.outputs:
+                dt = self.tensors[o].ttype.dtype
+                seen[o] = here | {dt.name} if dt.is_float else set(here)
+        return {o: seen.get(o, set()) for o in self.outputs}
+
     def constant_nodes(self) -> list[Node]:
         """Nodes all of whose inputs are initializers or other constant nodes' outputs."""
         const = set(self.weights)

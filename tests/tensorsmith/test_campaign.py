@@ -39,6 +39,18 @@ def test_injected_wrong_result_is_found_and_reproduced(tmp_path: Path) -> None:
     assert "differ" in r.stdout
 
 
+def test_failures_blamed_on_our_reference_are_kept_apart(tmp_path: Path) -> None:
+    """When every backend, ONNX Runtime among them, is wrong alike, our spec is the suspect: such a
+    failure goes to suspects/, is counted there, and is not a finding (bench/results/findings.md, item 6)."""
+    twice = ("onnxruntime-injected", f"onnxruntime-injected@{sys.executable}")
+    c = campaign(tmp_path, 6, backends=twice)
+    assert c.stats.findings == 0 and not any((tmp_path / "findings").iterdir()), c.stats
+    suspects = sorted((tmp_path / "suspects").iterdir())
+    assert c.stats.suspects == len(suspects) >= 2, c.stats
+    meta = json.loads((suspects[0] / "meta.json").read_text())
+    assert meta["blame"] == "reference?" and meta["kind"] == "wrong_result"
+
+
 def test_resume_continues_without_duplicates(tmp_path: Path) -> None:
     first = campaign(tmp_path, 3)
     found = {p.name for p in (tmp_path / "findings").iterdir()}
