@@ -45,6 +45,10 @@ SLOPES: dict[str, Callable[[dict], float | None]] = {
     "Round": lambda a: 1.0,
     "Sign": lambda a: 1.0,
     "LeakyRelu": lambda a: 1.0 if _alpha(a, 0.01) == 0 else None,  # else its real gradient is fine
+    "Elu": lambda a: 1.0 if _alpha(a, 1.0) == 0 else None,  # Relu when alpha = 0
+    # torch's gradient of |x| at exactly 0 is 0, and exact zeros are common (Relu, Elu outputs):
+    # Log(Abs(Relu(x))) at Relu = 0 must still be pushed off 0 (see KINKS)
+    "Abs": lambda a: 1.0,
     # saturate to exactly +-1 in half precision (erf(-4) is -1 in float16), where the real gradient
     # underflows to 0; the optimiser (Rprop) goes by gradient signs, which the identity gets right
     "Erf": lambda a: 1.0,
@@ -54,6 +58,20 @@ SLOPES: dict[str, Callable[[dict], float | None]] = {
 }
 
 
+# ops whose real gradient is zero everywhere: the surrogate's is all there is
+STEPPED = frozenset({"Floor", "Ceil", "Round", "Sign"})
+# For the others the real gradient flows, and the surrogate adds only this share of its slope (what
+# moves values on the flat parts). Where x also reaches the loss by another path, the real gradient
+# must win: in Sub(HardSigmoid(x), x) with HardSigmoid saturated at 0 the real slope is -1, and a
+# full-slope surrogate (+1.04 for alpha 1.04) turned it into +0.04 and drove x the wrong way. Rprop
+# goes by signs, so a small share moves a value as fast as a full one where it is the only path.
+# Rejected: a smaller share (0.01), with which a hazard behind a flat op (Log(Relu(x)), weighted
+# HAZARD_WEIGHT) no longer outpulls a knife edge on x itself.
+FLAT_SHARE = 0.5
+# ops with a real gradient everywhere but at a kink: the surrogate is added at the kink only
+KINKS = frozenset({"Abs"})
+
+
 def with_slope(y: torch.Tensor, x: torch.Tensor, slope: float) -> torch.Tensor:
     """y bit for bit, with the gradient of slope * x (none where x is not finite, so no NaN leaks)."""
     d = (x.detach() - x) * slope  # +0 in value, gradient -slope
@@ -61,8 +79,15 @@ def with_slope(y: torch.Tensor, x: torch.Tensor, slope: float) -> torch.Tensor:
 
 
 def straight_through(spec: OpSpec, xs: list[torch.Tensor], attrs: dict, slope: float) -> list[torch.Tensor]:
-    """The real outputs; the surrogate's gradient with respect to input 0."""
+    """The real outputs; with respect to input 0 the surrogate's gradient (stepped ops), or the real
+    one plus FLAT_SHARE of the surrogate's (see FLAT_SHARE)."""
     x = xs[0]
+    if spec.op_type not in STEPPED and x.requires_grad:
+        (y,) = spec.torch(xs, attrs)
+        if y.requires_grad and y.dtype == x.dtype and y.shape == x.shape:
+            if spec.op_type in KINKS:
+                return [with_slope(y, x, torch.where(x.detach() == 0, slope, 0.0).to(x.dtype))]
+            return [with_slope(y, x, slope * FLAT_SHARE)]
     (y,) = spec.torch([x.detach()] + xs[1:], attrs)
     if not (x.requires_grad and y.dtype == x.dtype and y.shape == x.shape):
         return [y]

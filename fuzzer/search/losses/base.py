@@ -18,6 +18,13 @@ from fuzzer.graph.model import Node
 from fuzzer.search.margins import HAZARD_WEIGHT, SEARCH_FACTOR, STRICT, pole
 from fuzzer.spec.dtypes import DType
 
+# The weight of the slack between the check's margin and the search's wider one, against 1 below the
+# check's margin. A search margin out of reach (Reciprocal(Sigmoid(Erf(x))) in bfloat16 asks for
+# sigmoid > 0.88, the check only for > 0.44) must not outpull a real violation elsewhere (Ceil(Erf(x))
+# near 1, which wants x smaller). Rejected: one weight for both, which let the out-of-reach slack
+# push x into Erf's saturation for the whole budget.
+COMFORT = 0.01
+
 
 @dataclass
 class Need:
@@ -49,7 +56,10 @@ class Need:
 
         With violated_only, only over the elements below the check's margin.
         """
-        short = torch.relu(_f64(self.search_target()) - self.gap.double())
+        gap = self.gap.double()
+        short = COMFORT * torch.relu(_f64(self.search_target()) - gap) + (1 - COMFORT) * torch.relu(
+            _f64(self.margin) - gap
+        )
         keep = torch.isfinite(short)
         if violated_only:
             keep = keep & self.violated()
@@ -116,7 +126,17 @@ def sabs(d: torch.Tensor) -> torch.Tensor:
 
 
 def dist_to_int(x: torch.Tensor, offset: float = 0.0) -> torch.Tensor:
-    """Distance of x from the nearest point of (Z + offset), with gradient 1 or -1 (never 0)."""
-    f = x.double() - offset
-    frac = f - torch.floor(f).detach()  # in [0, 1); at an exact grid point 0, pushed upward
-    return torch.minimum(frac, 1.0 - frac)
+    """Distance of x from the nearest point of (Z + offset), with gradient 1 or -1 (never 0).
+
+    At an exact grid point both ways are as good, and the push goes towards 0: a value that sits
+    exactly on an integer is most often a saturated one (Ceil(Erf(x)) at erf(x) = 1 in bfloat16),
+    which only comes off the grid point inwards. Rejected: always upwards, which pushed such values
+    further into saturation for the whole budget.
+    """
+    xd = x.double()
+    f = xd - offset
+    low = torch.floor(f).detach()
+    frac = f - low  # in [0, 1); 0 at an exact grid point
+    near = torch.minimum(frac, 1.0 - frac)
+    down = low - f  # 0 at an exact grid point, with gradient -1
+    return torch.where((frac.detach() == 0) & (xd.detach() > 0), down, near)

@@ -1,0 +1,78 @@
+"""Proxy gradients and the gap helpers' directions: the search is pushed the right way off flat parts,
+kinks and exact grid points."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fuzzer.search import search
+from fuzzer.search.losses import Need
+from fuzzer.search.losses.base import COMFORT, dist_to_int
+from fuzzer.search.margins import HAZARD_WEIGHT
+from fuzzer.search.proxy import runner
+from fuzzer.spec.base import Domain
+from fuzzer.spec.dtypes import DType
+from fuzzer.spec.registry import get
+from tests.fuzzer.search.build import Chain
+
+
+def grad_of(op: str, x: list[float], dtype=torch.float32, **attrs) -> list[float]:
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (y,) = runner(get(op), attrs, proxy=True)([t.to(dtype)], attrs)
+    (g,) = torch.autograd.grad(y.double().sum(), t)
+    return g.tolist()
+
+
+def test_an_exact_grid_point_is_pushed_towards_zero() -> None:
+    # Ceil(Erf(x)) in bfloat16 at erf(x) = 1: pushing upwards only drove x deeper into saturation
+    x = torch.tensor([1.0, 2.0, -1.0, 0.0, 1.25], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(dist_to_int(x).sum(), x)
+    assert g.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    assert dist_to_int(x).tolist() == [0.0, 0.0, 0.0, 0.0, 0.25]
+
+
+def test_slack_beyond_the_check_margin_pulls_less() -> None:
+    need = Need("r", "t", torch.tensor([0.0, 1.5], dtype=torch.float64, requires_grad=True), margin=1.0)
+    (g,) = torch.autograd.grad(need.penalty(), need.gap)
+    assert g.tolist() == [-HAZARD_WEIGHT, -HAZARD_WEIGHT * COMFORT]
+
+
+def test_an_unreachable_search_margin_does_not_outpull_a_violation() -> None:
+    # Reciprocal(Sigmoid(Erf(x))) in bfloat16 asks for sigmoid > 0.88 in the search (out of reach,
+    # the check wants 0.44), and pulled x into Erf's saturation, where Ceil(Erf(x)) sits on 1
+    c = Chain()
+    x = c.input("x", DType.bfloat16, (64,), Domain(0.0, 3.0))
+    e = c.op("Erf", x)
+    g = c.done(c.op("Ceil", e), c.op("Reciprocal", c.op("Sigmoid", e)))
+    assert search(g, 0, steps=50).success
+
+
+def test_a_flat_op_gives_way_to_a_real_gradient() -> None:
+    # Sub(HardSigmoid(x), x) with HardSigmoid saturated at 0: the real slope is -1; the surrogate's
+    # full alpha (+1.04) made it +0.04
+    c = Chain()
+    x = c.input("x", DType.float16, (64,), Domain(-3.0, 3.0))
+    hs = c.op("HardSigmoid", x, alpha=1.042, beta=0.524)
+    d = c.op("Sub", hs, x)
+    g = c.done(c.op("Cosh", c.op("Cosh", c.op("Cosh", d))))
+    assert search(g, 0, steps=50).success
+    t = torch.tensor([-2.0, -1.0], dtype=torch.float64, requires_grad=True)
+    (y,) = runner(get("HardSigmoid"), {"alpha": 1.042, "beta": 0.524}, proxy=True)([t.half()], {})
+    (gr,) = torch.autograd.grad((y.double() - t).sum(), t)
+    assert (gr < 0).all()
+
+
+def test_flat_parts_still_get_a_push() -> None:
+    assert all(v > 0 for v in grad_of("Relu", [-1.0, -0.5]))
+    assert all(v > 0 for v in grad_of("Elu", [-1.0, -0.5], alpha=0.0))
+    assert grad_of("Floor", [0.5, -1.5]) == [1.0, 1.0]
+
+
+def test_abs_at_zero_gets_a_push() -> None:
+    # torch's |x|' at 0 is 0: Log(Abs(Elu(Tan(x)))) with alpha = 0 stayed at Log(0)
+    assert grad_of("Abs", [0.0, -2.0, 3.0]) == [1.0, -1.0, 1.0]
+    c = Chain()
+    x = c.weight("x", np.full(8, -1.0), DType.float32, Domain(-3.0, 3.0))
+    g = c.done(c.op("Log", c.op("Abs", c.op("Elu", x, alpha=0.0))))
+    assert search(g, 0, steps=50).success
