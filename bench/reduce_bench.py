@@ -49,6 +49,7 @@ def run_campaign(args) -> None:
         tests=args.tests,
         gen=GenConfig(max_nodes=args.max_nodes),
         timeout_s=args.timeout,
+        reduce_s=0,  # signed only: reduce_all below reduces and measures
     )
     stats = KeepGraphs(cfg).run()
     print(f"{stats.tests} tests, {stats.findings} findings in {args.out}")

@@ -6,7 +6,8 @@ processes) and judged here in index order, with every backend's worker running t
 once. State lives in OUT/state.json (written atomically after every test with a finding, and at
 least once a second) so a restarted campaign continues where it stopped: a test after the last save
 is made again, identically; finding folders are named by (seed, backend, kind), so none is written
-twice.
+twice. New findings are signed at once and reduced by a background thread with its own workers
+(tensorsmith.reducer), then uploaded; a restarted campaign reduces and uploads what was left.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +32,10 @@ from oracles.backends.process import BackendProcess
 from oracles.judge import GAP, Verdict, attribute, judge
 from tensorsmith.findings import finding_id, write_finding
 from tensorsmith.produce import Made, Producer
+from tensorsmith.reducer import NOT_REDUCED, BackgroundReducer, mark_uploaded, needs_reduction, uploaded
+
+# findings waiting for the background reducer before the campaign waits for it to catch up
+MAX_BACKLOG = 16
 
 
 class CampaignError(Exception):
@@ -87,18 +93,15 @@ class Campaign:
         self.next_index = 0
         self._stop = False
         self.procs: dict[str, BackendProcess] = {}
-        self.refs: dict[str, BackendProcess] = {}
         self.converter = None
         self._pool: ThreadPoolExecutor | None = None  # runs one test on every backend at once
+        self.reducer: BackgroundReducer | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "findings").mkdir(exist_ok=True)
         self._load_state()
-        # the references of a test come from its producer; these workers start only if a reduction needs them
-        for name in ("torch", "torch-f64"):
-            self.refs[name] = BackendProcess(parse_backend(name), timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
         if self.cfg.path != "onnx":
             from tensorsmith.converter import ConverterPath
 
@@ -113,9 +116,37 @@ class Campaign:
             p.start()
         if len(self.procs) > 1:
             self._pool = ThreadPoolExecutor(len(self.procs), thread_name_prefix="backend")
+        if self.cfg.reduce_s > 0:
+            self.reducer = BackgroundReducer(self.cfg.reduce_s, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
+        self._left_over()
 
-    def close(self) -> None:
-        for p in list(self.refs.values()) + list(self.procs.values()):
+    def _left_over(self) -> None:
+        """Findings an earlier session wrote but did not reduce or upload: queued or uploaded now."""
+        for folder in sorted((self.out / "findings").iterdir()):
+            if not (folder / "meta.json").is_file():
+                continue
+            if self.reducer is not None and needs_reduction(folder):
+                self.reducer.submit(folder)
+            elif self.uploader and not uploaded(folder):
+                self._upload(folder)
+
+    def close(self, *, abort: bool = False) -> None:
+        """Stop every worker; the background reducer first finishes its queue, unless `abort`."""
+        if self.reducer is not None:
+            if not abort and self.reducer.backlog:
+                print(
+                    f"reducing the last {self.reducer.backlog} findings (Ctrl-C leaves them to the next session)",
+                    file=sys.stderr,
+                )
+                try:
+                    self.reducer.drain()
+                except KeyboardInterrupt:
+                    abort = True
+            self._collect()
+            self.reducer.close(abort=abort)
+            self._collect()
+            self.reducer = None
+        for p in self.procs.values():
             p.close()
         if self._pool is not None:
             self._pool.shutdown()
@@ -134,6 +165,7 @@ class Campaign:
         previous = signal.signal(signal.SIGINT, self._sigint)
         cfg = self.cfg
         producer = Producer(cfg.gen, cfg.seed, self.next_index, cfg.search_steps, cfg.jobs)
+        finished = False
         try:
             while not self._stop and not self._budget_spent(t0):
                 findings = self.stats.findings
@@ -148,11 +180,16 @@ class Campaign:
                     self.on_test(self)
                 if self.uploader:
                     self.uploader.heartbeat(self)
+                if self.reducer is not None:
+                    self._collect()
+                    self.reducer.wait_below(MAX_BACKLOG)
+            finished = not self._stop  # the budget is spent: reduce every finding before stopping
         finally:
             signal.signal(signal.SIGINT, previous)
             producer.close()
             self._save_state()  # next_index counts only finished tests, so this is right even after an error
-            self.close()
+            # stopped early (Ctrl-C, stop(), an error): findings not yet reduced wait for the next session
+            self.close(abort=not finished)
             if self.uploader:
                 self.uploader.heartbeat(self, force=True)
                 self.uploader.close()
@@ -252,8 +289,9 @@ class Campaign:
                 self.stats.suspects += 1
                 return
             self.stats.findings += 1
-            if self.uploader:
-                self.uploader.finding(parent / fid)
+            pending = self.reducer is not None and needs_reduction(parent / fid)  # queued by _left_over
+            if self.uploader and not pending and not uploaded(parent / fid):
+                self._upload(parent / fid)
             return
         ref = {
             n: (r64.outputs[n] if expected[n][0].startswith(("float", "bfloat")) else r32.outputs[n])
@@ -300,9 +338,11 @@ class Campaign:
             self.stats.suspects += 1
             return
         self.stats.findings += 1
-        self._sign_or_reduce(folder, graph, v)
-        if self.uploader:
-            self.uploader.finding(folder)
+        self._sign(folder)
+        if self.reducer is not None and v.kind not in NOT_REDUCED:
+            self.reducer.submit(folder, graph)  # uploaded once reduced (see _collect)
+        elif self.uploader:
+            self._upload(folder)
 
     def _converter_test(self, seed, index, graph, model, feeds, r32, r64) -> list[Verdict]:
         """One test through a converter path: export, then the backends on the exported model."""
@@ -333,19 +373,28 @@ class Campaign:
                 )
         return result.verdicts
 
-    def _sign_or_reduce(self, folder: Path, graph, v: Verdict) -> None:
-        """Shrink a new finding to a minimal model and name it by its signature (or only name it)."""
-        from tensorsmith.reduction import reduce_finding, sign_finding
+    def _sign(self, folder: Path) -> None:
+        """Name a new finding by its signature (the background reducer may rename it later)."""
+        from tensorsmith.reduction import sign_finding
 
-        # a timeout or out-of-memory finding would cost the full timeout on every reduction step
-        if self.cfg.reduce_s > 0 and v.kind not in ("timeout", "oom"):
-            procs = {**self.refs, **self.procs}
-            reduce_finding(folder, graph=graph, procs=procs, deadline_s=self.cfg.reduce_s)
-        else:
-            sig = sign_finding(folder)
-            meta = json.loads((folder / "meta.json").read_text())
-            meta.update(title=sig.title, alt_titles=list(sig.alt_titles))
-            (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        sig = sign_finding(folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        meta.update(title=sig.title, alt_titles=list(sig.alt_titles))
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+
+    def _collect(self) -> None:
+        """Upload the findings the background reducer finished; record its errors (ours) as data."""
+        for folder in self.reducer.done() if self.reducer else []:
+            if self.uploader and not uploaded(folder):
+                self._upload(folder)
+        for error in self.reducer.errors[:] if self.reducer else []:
+            self.reducer.errors.remove(error)
+            self.stats.internal_errors += 1
+            self._append("internal_errors.jsonl", {"stage": "reduce", "error": error})
+
+    def _upload(self, folder: Path) -> None:
+        self.uploader.finding(folder)
+        mark_uploaded(folder)
 
     def _count(self, backend: str, v: Verdict) -> None:
         c = self.stats.per_backend.setdefault(backend, Counter())

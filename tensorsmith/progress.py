@@ -30,6 +30,7 @@ def render(campaign, started: float, tests_at_start: int) -> Table:
     table.caption = (
         f"{s.tests} tests ({rate:.2f}/s) | findings {s.findings} | nondeterministic {s.nondeterministic} | "
         f"our reference suspected {s.suspects} | "
+        f"reducing {campaign.reducer.backlog if getattr(campaign, 'reducer', None) else 0} | "
         f"no clean inputs {s.no_clean_inputs} | support gaps {len(s.gaps)} | Ctrl-C stops after this test"
     )
     return table

@@ -51,6 +51,10 @@ class FindingError(ValueError):
     """The folder is not a finding (no meta.json or model.onnx): a user error (exit code 2)."""
 
 
+class ReductionAborted(Exception):
+    """The caller's `abort` event was set: the reduction stopped between two runs, the folder untouched."""
+
+
 @dataclass
 class ReductionResult:
     """What `reduce_finding` did. status: reduced, unchanged, already_reduced, not_reproducible, flaky, no_graph."""
@@ -148,8 +152,9 @@ def _write_json(path: Path, data: dict) -> None:
 class Runner:
     """Runs a graph on the finding's backend and the references and judges it as the campaign does."""
 
-    def __init__(self, meta: dict, procs: Mapping[str, BackendProcess], key: str, graph: Graph):
+    def __init__(self, meta: dict, procs: Mapping[str, BackendProcess], key: str, graph: Graph, abort=None):
         self.meta = meta
+        self.abort = abort  # a threading.Event: set, the next run raises ReductionAborted
         self.spec = parse_backend(meta["backend"])
         self.procs = procs
         self.key = key  # the signature key every candidate must keep
@@ -158,6 +163,8 @@ class Runner:
 
     def run(self, graph: Graph, feeds: dict, *, refs: bool) -> tuple:
         """(verdict, outcome, ref32, ref64) for the graph; verdict None if a reference failed."""
+        if self.abort is not None and self.abort.is_set():
+            raise ReductionAborted(self.meta.get("title", ""))
         model = to_onnx(graph).SerializeToString()
         expected = {n: (graph.tensors[n].ttype.dtype.name, tuple(graph.tensors[n].ttype.shape)) for n in graph.outputs}
         r32 = r64 = {}
@@ -240,13 +247,15 @@ def reduce_finding(
     timeout_s: float | None = None,
     mem_mb: int = 4096,
     force: bool = False,
+    abort=None,
 ) -> ReductionResult:
     """Reduce the finding in `folder` in place (see module docstring).
 
     `procs` maps backend names ("tvm", "torch", "torch-f64", ...) to running processes to reuse (a
     campaign's); missing ones are started here and closed at the end. `graph` is the finding's
     Graph if the caller has it. A folder that holds `original/` was reduced already: it is left
-    alone unless `force`.
+    alone unless `force`. Setting the `abort` event (threading.Event) stops the reduction before its
+    next run with ReductionAborted, leaving the folder as it was.
     """
     folder = Path(folder)
     missing = [n for n in ("meta.json", "model.onnx", "inputs.npz") if not (folder / n).is_file()]
@@ -264,14 +273,16 @@ def reduce_finding(
     feeds = load_arrays(folder / "inputs.npz", meta.get("bfloat16_inputs", []))
     procs, own = _start(meta, procs, timeout_s, mem_mb)
     try:
-        return _reduce(folder, meta, before, graph, feeds, procs, nodes, deadline_s=deadline_s, max_calls=max_calls)
+        return _reduce(
+            folder, meta, before, graph, feeds, procs, nodes, deadline_s=deadline_s, max_calls=max_calls, abort=abort
+        )
     finally:
         for p in own.values():
             p.close()
 
 
-def _reduce(folder, meta, before, graph, feeds, procs, nodes, *, deadline_s, max_calls) -> ReductionResult:
-    runner = Runner(meta, procs, before.key, graph)
+def _reduce(folder, meta, before, graph, feeds, procs, nodes, *, deadline_s, max_calls, abort) -> ReductionResult:
+    runner = Runner(meta, procs, before.key, graph, abort)
     mismatch = meta["kind"] not in FAILURE_KINDS
     r = reduce(
         graph,

@@ -39,6 +39,40 @@ def test_injected_wrong_result_is_found_and_reproduced(tmp_path: Path) -> None:
     assert "differ" in r.stdout
 
 
+def test_findings_are_reduced_in_the_background_and_left_overs_on_resume(tmp_path: Path) -> None:
+    """A new finding is signed at once and reduced by the background reducer before the campaign ends;
+    findings an earlier session did not reduce (here: one run with reduction off) are reduced on resume."""
+    c = Campaign(CampaignConfig(backends=("onnxruntime-injected",), out=tmp_path, tests=3, gen=GEN, reduce_s=0))
+    c.run()
+    first = sorted((tmp_path / "findings").iterdir())
+    assert first and c.stats.findings == len(first), c.stats
+    assert all("reduction" not in json.loads((f / "meta.json").read_text()) for f in first)
+    assert all(json.loads((f / "meta.json").read_text())["title"] for f in first)  # signed all the same
+    c = Campaign(CampaignConfig(backends=("onnxruntime-injected",), out=tmp_path, tests=6, gen=GEN, reduce_s=60))
+    c.run()
+    folders = sorted((tmp_path / "findings").iterdir())
+    assert len(folders) > len(first), c.stats
+    metas = [json.loads((f / "meta.json").read_text()) for f in folders]
+    assert all(m["reduction"]["status"] in ("reduced", "unchanged") for m in metas), [m["reduction"] for m in metas]
+    assert any(m["reduction"]["status"] == "reduced" and m["ops"] == ["Relu"] for m in metas)  # Relu + 1 injected
+    assert c.stats.internal_errors == 0
+
+
+def test_an_aborted_reduction_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
+    import threading
+
+    from tensorsmith.reduction import ReductionAborted, reduce_finding
+
+    Campaign(CampaignConfig(backends=("onnxruntime-injected",), out=tmp_path, tests=2, gen=GEN, reduce_s=0)).run()
+    folder = sorted((tmp_path / "findings").iterdir())[0]
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ReductionAborted):
+        reduce_finding(folder, abort=stop)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 def test_failures_blamed_on_our_reference_are_kept_apart(tmp_path: Path) -> None:
     """When every backend, ONNX Runtime among them, is wrong alike, our spec is the suspect: such a
     failure goes to suspects/, is counted there, and is not a finding (bench/results/findings.md, item 6)."""
