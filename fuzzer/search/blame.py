@@ -3,8 +3,9 @@
 Two ways to blame: by gradient (the float leaf elements the violated elements' penalty reaches), and
 by position, for integer and bool leaves, which have no gradient: a leaf element is blamed when a
 violated element sits at its position after broadcasting (Reciprocal(Cast(x)) with an integer x
-that holds zeros). Position is exact for elementwise chains and a guess otherwise; when the shapes
-do not line up at all, the whole leaf is blamed.
+that holds zeros). Position is exact for elementwise chains, transposes with dims of distinct sizes
+and reshapes, and a guess otherwise (pads and slices: every element within the shift); when the
+shapes do not line up at all, the whole leaf is blamed.
 """
 
 from __future__ import annotations
@@ -33,16 +34,52 @@ def positional(shape: tuple[int, ...], mask: torch.Tensor) -> torch.Tensor:
     """
     if [d for d in shape if d != 1] == [d for d in mask.shape if d != 1] and mask.numel() == math.prod(shape):
         return mask.reshape(shape)
+    ms, ls = [d for d in mask.shape if d != 1], [d for d in shape if d != 1]
+    if sorted(ms) == sorted(ls) and len(set(ls)) == len(ls):
+        # a Transpose: the dims are told apart by their sizes
+        m = mask.reshape(ms).permute([ms.index(d) for d in ls])
+        return m.reshape(shape)
+    if mask.numel() == math.prod(shape) and mask.dim() > 1 and len(shape) > 1:
+        return mask.reshape(shape)  # a Reshape or Flatten keeps the order of the elements
     if len(shape) > mask.dim():
         return _through_axes(shape, mask)
     lead = mask.dim() - len(shape)
     m = mask.any(dim=tuple(range(lead))) if lead else mask
+    if any(ls != ms and ls != 1 and ms != 1 for ls, ms in zip(shape, m.shape)) and not _matches_in_order(shape, mask):
+        return _shifted(shape, m)
     for axis, (ls, ms) in enumerate(zip(shape, m.shape)):
         if ls == 1 and ms != 1:
             m = m.any(dim=axis, keepdim=True)
         elif ls != ms:
             return _through_axes(shape, mask)
     return m.reshape(shape)
+
+
+def _matches_in_order(shape: tuple[int, ...], mask: torch.Tensor) -> bool:
+    """The dims of the smaller of shape and mask (1s aside) are dims of the larger one, in order."""
+    ms, ls = [d for d in mask.shape if d != 1], [d for d in shape if d != 1]
+    big, small = (ms, ls) if len(ms) >= len(ls) else (ls, ms)
+    it = iter(big)
+    return all(d in it for d in small)
+
+
+def _shifted(shape: tuple[int, ...], m: torch.Tensor) -> torch.Tensor:
+    """The elements of a leaf that reaches the mask (of the same rank) through ops that pad, slice,
+    concatenate or tile along some axes: along such an axis a leaf element is blamed when a true
+    mask element lies within the size difference of its position, whatever the shift. Rejected:
+    blaming the whole leaf (Relu(Pad(b)) with an int8 b redrew every element of b for one zero)."""
+    m = m.float()
+    for axis, ls in enumerate(shape):
+        ms = m.shape[axis]
+        if ls == 1:
+            m = m.amax(dim=axis, keepdim=True)
+        elif ls != ms:
+            moved = m.movedim(axis, -1).reshape(-1, 1, ms)
+            if ls > ms:  # sliced: leaf element j lands at j - s for a shift s in [0, ls - ms]
+                moved = torch.nn.functional.pad(moved, (ls - ms, ls - ms))
+            pooled = torch.nn.functional.max_pool1d(moved, abs(ls - ms) + 1, stride=1)
+            m = pooled.reshape(*m.movedim(axis, -1).shape[:-1], ls).movedim(-1, axis)
+    return m.reshape(shape) > 0
 
 
 def _through_axes(shape: tuple[int, ...], mask: torch.Tensor) -> torch.Tensor:

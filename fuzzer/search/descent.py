@@ -3,7 +3,8 @@
 Each step runs the graph once in its real dtypes (flat ops with straight-through gradients, see
 `proxy`), judges every node with the loss table (see `losses`), and takes one Rprop step on the
 float leaves against the summed hinge penalties. Leaf elements that no gradient can move (integer
-leaves, values behind an integer or bool tensor) are redrawn instead (see `blame`) at once; after
+leaves, values behind an integer or bool tensor) are redrawn instead (see `blame`) at once, as a
+hill climb: a redraw that made things worse is undone before the next; after
 `patience` steps without progress the search either snaps the elements behind the violations to
 integers, or goes back to the best values so far and redraws those elements there (an iterated
 local search). Nodes that interval analysis
@@ -84,6 +85,9 @@ class _Search:
         self.best_penalty, self.best_score = float("inf"), SCORE_MAX  # since the last redraw
         self.stalled = 0
         self.redraws = 0
+        # (score, values, violations) before the last redraw without gradient, see _elitist
+        self.anchor: tuple[tuple[int, int], dict, list] | None = None
+        self.rejected = 0  # redraws undone since the anchor was set
         self.tries: collections.Counter[int] = collections.Counter()  # redraws aimed at each node
         # nodes violated for every value (interval analysis): given up on from the start
         self.infeasible = infeasible(graph)
@@ -118,8 +122,9 @@ class _Search:
         stuck = {i for i, _, _ in viol} - {i for i, n, _ in viol if n.gap.requires_grad}
         if stuck:
             # no gradient can fix these (integer operands, values behind a bool): redraw
-            self._redraw([v for v in viol if v[0] in stuck], gradient=False)
+            self._redraw(self._elitist(score(trace, viol), [v for v in viol if v[0] in stuck]), gradient=False)
             return
+        self.anchor = None
         penalty = trace.penalty(self.given_up())
         if penalty.requires_grad:
             self.opt.zero_grad(set_to_none=True)
@@ -149,6 +154,24 @@ class _Search:
             self.best_key, self.best_arrays = key, self.leaves.arrays()
 
     # --- redrawing -------------------------------------------------------------------------------
+    def _elitist(self, sc: tuple[int, int], viol: list) -> list:
+        """The violations to redraw for: the current ones, or, when the last redraw without gradient
+        made things worse, those of the values before it, which are restored (a (1+1) hill climb).
+
+        Without it every redraw started from the last one's values: Mod(a, Relu(Pad(b))) with an
+        int8 b needs every element in {1, 2, 3}, and a redraw that fixed some elements was undone by
+        the next, which redrew all of them again. Equal scores are accepted, to cross plateaus.
+        A redraw that made things better does not count as a try in vain (see MAX_TRIES).
+        """
+        if self.anchor is not None and sc > self.anchor[0]:
+            self.leaves.load(self.anchor[1])
+            self.rejected += 1
+            return self.anchor[2]
+        if self.anchor is not None and sc < self.anchor[0]:
+            self.tries.subtract({i for i, _, _ in self.anchor[2]})
+        self.anchor, self.rejected = (sc, self.leaves.arrays(), viol), 0
+        return viol
+
     def _redraw(self, viol, *, gradient: bool) -> None:
         """Redraw the leaf elements blamed for `viol` (see `blame`), then restart the optimiser.
 
@@ -175,7 +198,10 @@ class _Search:
             masks = blame.by_gradient(self._forward().violation_penalty(self.given_up()), self.leaves.masters)
             masks = {n: m for n, m in masks.items() if bool(m.any())}
         positional = fixed if (fixed or masks) else floats
-        masks.update(blame.by_position(needs, {n: self.leaves.shape(n) for n in positional}))
+        at = blame.by_position(needs, {n: self.leaves.shape(n) for n in positional})
+        if not gradient and self.rejected % 2 == 1:
+            at = {n: self._anywhere(m, sum(c for _, _, c in viol)) for n, m in at.items()}
+        masks.update(at)
         if snap:
             self.leaves.snap(masks)
         else:
@@ -183,6 +209,19 @@ class _Search:
         self.opt = self._optimiser()
         self.redraws += 1
         self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
+
+    def _anywhere(self, mask: torch.Tensor, count: int) -> torch.Tensor:
+        """About `count` elements (the violated ones; at least one), at random anywhere in the leaf.
+
+        Positional blame is a guess (a reflecting Pad fills from elsewhere than it blames); after a
+        redraw of the guessed elements was undone, the next redraw tries elsewhere. Rejected:
+        the whole leaf, which undoes every element fixed so far.
+        """
+        p = max(count, 1) / max(mask.numel(), 1)
+        pick = torch.rand(mask.shape, generator=self.gen, dtype=torch.float64) < p
+        if not bool(pick.any()) and mask.numel():
+            pick.view(-1)[int(torch.randint(mask.numel(), (1,), generator=self.gen))] = True
+        return pick
 
     def _optimiser(self) -> torch.optim.Optimizer | None:
         """Rprop: a step size per element that grows while the gradient keeps its sign and halves

@@ -8,6 +8,8 @@ saturating Erf, Tanh and Sigmoid get the identity too.
 The values are bit-identical to the real implementation's, which is why the search can judge its
 own forward pass with the check's margins; the final check still runs the real implementations.
 
+Hardmax gets the gradient of a softmax along its axis (see `hardmax`).
+
 Comparisons and casts to integers have bool or integer outputs, which cannot carry a gradient in
 torch at all; casts between float types differentiate as they are. Values behind a bool or integer
 tensor are moved by redrawing instead (see `blame`).
@@ -94,8 +96,35 @@ def straight_through(spec: OpSpec, xs: list[torch.Tensor], attrs: dict, slope: f
     return [with_slope(y, x, slope)]
 
 
+def hardmax(spec: OpSpec, xs: list[torch.Tensor], attrs: dict) -> list[torch.Tensor]:
+    """Hardmax's real one-hot output, with the gradient of a softmax along the same axis.
+
+    The one-hot has no gradient, so Acosh(CumSum(Hardmax(x))), which needs the maximum at the
+    last index, could only redraw x at random. The softmax's inputs are scaled to a spread of 4 per
+    slice, so no element's share underflows to an exact 0 (Rprop needs only the signs). Rejected:
+    a fixed temperature, with which a slice of spread 1000 had no gradient but at its maximum.
+    """
+    x = xs[0]
+    (y,) = spec.torch([x.detach()], attrs)
+    if not (x.requires_grad and x.dim()):
+        return [y]
+    dim = spec.dim(x, attrs)
+    xd = x.double()
+    lo, hi = xd.detach().amin(dim, keepdim=True), xd.detach().amax(dim, keepdim=True)
+    s = torch.softmax(4 * (xd - lo) / (hi - lo).clamp(min=1e-12), dim)
+    s = torch.where(torch.isfinite(s), s, torch.zeros_like(s))
+    return [y - (s.detach() - s).to(y.dtype)]
+
+
+# op type -> a runner with a surrogate gradient for ops that are not elementwise
+SURROGATES = {"Hardmax": hardmax}
+
+
 def runner(spec: OpSpec, attrs: dict, *, proxy: bool) -> Callable[[list[torch.Tensor], dict], list[torch.Tensor]]:
     """How the search runs an op: through its proxy if it has one (and proxies are on), else for real."""
+    if proxy and spec.op_type in SURROGATES:
+        fn = SURROGATES[spec.op_type]
+        return lambda xs, a: fn(spec, xs, a)
     slope = SLOPES[spec.op_type](attrs) if proxy and spec.op_type in SLOPES else None
     if slope is not None:
         return lambda xs, a: straight_through(spec, xs, a, slope)

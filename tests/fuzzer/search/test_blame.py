@@ -34,3 +34,25 @@ def test_leaves_through_an_added_or_dropped_axis_map_by_their_dims() -> None:
     assert positional((2, 1, 5, 1, 1), mask).nonzero().tolist() == [[1, 0, 3, 0, 0]]
     got = positional((3, 4, 5), torch.tensor([False, True, False, False]))  # ReduceSum over axes 0, 2
     assert got[:, 1, :].all() and int(got.sum()) == 15
+
+
+def test_padded_or_sliced_leaves_blame_the_elements_within_the_shift() -> None:
+    # regression (seed 382): Relu(Pad(b)) with b (7, 1) and the output (8, 1) blamed all of b
+    mask = torch.zeros(8, 1, dtype=torch.bool)
+    mask[0] = mask[5] = True
+    assert positional((7, 1), mask).reshape(-1).tolist() == [True, False, False, False, True, True, False]
+    mask = torch.zeros(8, dtype=torch.bool)
+    mask[2] = True  # Slice(b (11,), starts 0..3)
+    assert positional((11,), mask).nonzero().reshape(-1).tolist() == [2, 3, 4, 5]
+    mask = torch.zeros(4, 6, dtype=torch.bool)
+    mask[1, 5] = True  # Concat along axis 0
+    assert positional((3, 6), mask).nonzero().tolist() == [[0, 5], [1, 5]]
+
+
+def test_transposed_and_reshaped_leaves_map_element_for_element() -> None:
+    mask = torch.zeros(1, 4, 3, dtype=torch.bool)
+    mask[0, 1, 2] = True  # Transpose of a (3, 1, 4) leaf: the dims differ in size
+    assert positional((3, 1, 4), mask).nonzero().tolist() == [[2, 0, 1]]
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[1, 0] = True  # Reshape of a (3, 4) leaf: the order of the elements is kept
+    assert positional((3, 4), mask).nonzero().tolist() == [[1, 2]]

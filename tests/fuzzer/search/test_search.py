@@ -154,3 +154,37 @@ def test_models_needing_several_redraws_are_cleaned_in_50_steps(seed: int) -> No
     # regression (search_bench, 30 nodes, 50 steps): with a patience of 10 the budget ran out
     graph, _ = generate(GenConfig(max_nodes=30), seed)
     assert search(graph, seed, steps=50).success
+
+
+def test_integer_redraws_climb_from_the_best_values() -> None:
+    # regression (search_bench, 20 nodes, seed 382): every element of Relu(Pad(b)) must be nonzero,
+    # so every element of the int8 b in {1, 2, 3}; each redraw started from the last one's values
+    # and redrew all of b, so it took (7/3)^7 tries
+    c = Chain()
+    a = c.input("a", DType.int8, (8, 1), Domain(-3.0, 3.0))
+    b = c.input("b", DType.int8, (7, 1), Domain(-3.0, 3.0))
+    pad = c.op("Pad", b, mode="reflect", _pads=[0, 0, 1, 0], _axes=None, _value=None, _dtype="int8")
+    g = c.done(c.op("Mod", a, c.op("Relu", pad), fmod=1))
+    assert all(search(g, seed, steps=50).success for seed in range(5))
+
+
+def test_hardmax_passes_a_gradient() -> None:
+    # regression (search_bench, seed 439): Acosh(CumSum(Hardmax(x))) needs the maximum of each
+    # slice at its last index; without a gradient through Hardmax, x was redrawn at random
+    c = Chain()
+    x = c.input("x", DType.float32, (6, 3, 3, 1), Domain(1.01, 3.0))
+    h = c.op("Hardmax", x, axis=-4)
+    g = c.done(c.op("Acosh", c.op("CumSum", h, _axis=-4, _axis_dtype="int64", exclusive=0, reverse=1)))
+    r = search(g, 0, steps=50)
+    assert r.success and r.redraws == 0
+
+
+def test_integer_redraws_undo_what_made_things_worse() -> None:
+    # Relu(Reshape(b)) from (2, 3) to (3, 2) looks like a Transpose to positional blame, which so
+    # redraws the wrong elements; only keeping the best values and trying elsewhere gets there
+    c = Chain()
+    a = c.input("a", DType.int8, (3, 2), Domain(-3.0, 3.0))
+    b = c.input("b", DType.int8, (2, 3), Domain(-3.0, 3.0))
+    t = c.op("Reshape", b, _shape=[3, 2], allowzero=0)
+    g = c.done(c.op("Mod", a, c.op("Relu", t), fmod=1))
+    assert sum(search(g, seed, steps=50).success for seed in range(20)) >= 6
