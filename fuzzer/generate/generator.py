@@ -428,7 +428,7 @@ class Generator:
         """One of `names` (see `_pick_existing`) whose values can meet input k's requirement and its
         other readers'; None if none can. Mostly (SAFE_P) one whose values all meet it, if any does.
         Candidates are judged one at a time, as drawn, since a judgement may run the op (see
-        feasibility.structural_zero)."""
+        fuzzer.graph.zeros)."""
         req = input_requirement(spec.name(), k)
         names = list(names)
         prefer = req or _preference(spec, k)

@@ -18,15 +18,15 @@ import math
 from fuzzer.graph.feasibility import (
     Fact,
     Requirement,
+    keeps_zero,
     leaf_fact,
     misses,
     node_facts,
     node_requirements,
-    node_zero,
-    structural_zero,
 )
+from fuzzer.graph.functions import Range, monotone, preimage
 from fuzzer.graph.model import Graph, Node
-from fuzzer.graph.ranges import Range, monotone, preimage
+from fuzzer.graph.zeros import Mask, any_zero, masks_of
 from fuzzer.spec.registry import get
 
 # ops whose outputs are some of their input's values, unchanged (a pullback passes straight through)
@@ -51,7 +51,7 @@ class ValueFacts:
         self.graph = graph
         self._memo: dict[str, Fact] = {}  # `zero` by range and witnesses alone
         self._zero: dict[str, bool] = {}  # the full answer, asked only where a reader needs a nonzero
-        self._structural: dict[int, bool] = {}  # id(node) -> structural_zero (runs the op; never changes)
+        self._masks: dict[str, Mask] = {}  # where `zero` asked: structural zeros (see fuzzer.graph.zeros)
         self._producer: dict[str, Node] = {}
         self._needs: dict[str, list[tuple[int, Requirement]]] = {}  # tensor -> (reader id, requirement)
 
@@ -67,7 +67,7 @@ class ValueFacts:
             self._producer.pop(o, None)
             self._memo.pop(o, None)
             self._zero.pop(o, None)
-        self._structural.pop(id(node), None)
+            self._masks.pop(o, None)
         for name in node.inputs:
             left = [(i, r) for i, r in self._needs.get(name, []) if i != id(node)]
             if left:
@@ -81,9 +81,11 @@ class ValueFacts:
         if names is None:
             self._memo.clear()
             self._zero.clear()
+            self._masks.clear()
         for n in names or ():
             self._memo.pop(n, None)
             self._zero.pop(n, None)
+            self._masks.pop(n, None)
 
     # --- questions --------------------------------------------------------------------------------
     def fact(self, name: str) -> Fact:
@@ -104,24 +106,24 @@ class ValueFacts:
                 stack.extend(todo)
                 continue
             ins = [self._memo[i] for i in node.inputs]
-            self._memo.update(zip(node.outputs, node_facts(node, ins, self.graph, zeros=False)))
+            self._memo.update(zip(node.outputs, node_facts(node, ins, self.graph)))
             stack.pop()
         return self._memo[name]
 
     def zero(self, name: str) -> bool:
-        """Tensor `name` holds an exact 0 whatever the leaves are (recursing through zero-keeping ops)."""
+        """Tensor `name` holds an exact 0 whatever the leaves are: by its range and witnesses, an
+        input's 0 kept (recursing through zero-keeping ops), or a structural zero (`fuzzer.graph.zeros`)."""
         if name not in self._zero:
             node = self._producer.get(name)
             z = self.fact(name).zero
             if not z and node is not None:
-                z = node_zero(node, self.graph, lambda k: self.zero(node.inputs[k]), self._structural_zero)
+                z = keeps_zero(node, lambda k: self.zero(node.inputs[k])) or any_zero(self._mask(name))
             self._zero[name] = z
         return self._zero[name]
 
-    def _structural_zero(self, node: Node, graph: Graph) -> bool:
-        if id(node) not in self._structural:
-            self._structural[id(node)] = structural_zero(node, graph)
-        return self._structural[id(node)]
+    def _mask(self, name: str) -> Mask:
+        is_all_zero = lambda t: self.fact(t).range == (0.0, 0.0)  # noqa: E731
+        return masks_of(name, self.graph, self._producer.get, self._masks, is_all_zero)
 
     def pullback(self, name: str, want: Range) -> tuple[str, Range] | None:
         """The leaf behind `name` and the values it must take for `name` to lie in `want`, when `name`

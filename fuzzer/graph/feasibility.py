@@ -7,7 +7,8 @@ nodes up front; the generator does not build them (see fuzzer.generate.values).
 
 Three facts per tensor (`Fact`): its range (every value lies in [lo, hi], see `ranges`), witnesses
 (some value is <= wlo and some value is >= whi: a softmax over n holds a value <= 1/n, a
-normalization without bias one <= 0), and whether it surely holds an exact 0. An op input with a
+normalization without bias one <= 0), and whether it surely holds an exact 0 (by range and
+witnesses, kept through zero-keeping ops, or where structure alone leaves one: fuzzer.graph.zeros). An op input with a
 `Requirement` (Log's (0, inf), a divisor's "not 0") is infeasible when the range misses it, a
 witness lies outside it, or a required nonzero holds an exact 0. Sound for the ops with rules;
 others get no witnesses and the range (-inf, inf).
@@ -19,10 +20,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
-
+from fuzzer.graph.functions import monotone
 from fuzzer.graph.model import Graph, Node
-from fuzzer.graph.ranges import LAYOUT, Range, group_size, leaf_range, monotone, node_range
+from fuzzer.graph.ranges import LAYOUT, Range, group_size, leaf_range, node_range
+from fuzzer.graph.zeros import KEEPING, Mask, any_zero, masks_of
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
 
@@ -61,16 +62,6 @@ TO_UINT8 = Requirement(-1.0, 256.0, True, True)
 # ops whose outputs hold every input element (so they keep the inputs' witnesses)
 KEEPS_ALL = LAYOUT | {"Tile"}
 NONE = (math.inf, -math.inf)  # no witness: "some value <= inf" and "some value >= -inf"
-# elementwise ops that map 0 to 0
-ZERO_KEEPING = frozenset(
-    {
-        "Relu", "Neg", "Abs", "Sin", "Tan", "Tanh", "Asinh", "Atan", "Erf", "Sinh", "Softsign", "Sqrt",
-        "Floor", "Ceil", "Round", "Sign", "Identity", "Gelu", "Mish", "Elu", "Selu", "Celu", "HardSwish",
-        "LeakyRelu", "PRelu", "Cast", "CastLike", "Asin", "Atanh", "ThresholdedRelu", "Shrink",
-    }
-)  # fmt: skip
-# ops whose structure alone (kernels, pads, masks) may leave outputs at 0
-STRUCTURAL = frozenset({"Conv", "ConvTranspose", "MatMul", "Einsum", "Trilu", "Pad", "CumSum"})
 
 
 @dataclass(frozen=True)
@@ -121,39 +112,37 @@ def leaf_fact(graph: Graph, name: str) -> Fact:
     return Fact(r, NONE, r == (0.0, 0.0))
 
 
-def node_facts(node: Node, ins: list[Fact], graph: Graph, *, zeros: bool = True) -> list[Fact]:
-    """The facts of `node`'s outputs from its inputs'.
-
-    With `zeros` False, an output's `zero` says only what its range and witnesses show, not what
-    the inputs' zeros and the op's structure do (see `node_zero`: the structural test runs the op).
-    """
+def node_facts(node: Node, ins: list[Fact], graph: Graph) -> list[Fact]:
+    """The facts of `node`'s outputs from its inputs', where an output's `zero` says only what its
+    range and witnesses show (see `keeps_zero` and fuzzer.graph.zeros for the rest)."""
     rs = node_range(node, [f.range for f in ins], graph)
     ws = node_witnesses(node, [f.witnesses for f in ins], [f.range for f in ins], graph)
-    out = [Fact(r, w, holds_zero(r, w)) for r, w in zip(rs, ws)]
-    if zeros and node_zero(node, graph, lambda k: ins[k].zero):
-        out = [Fact(f.range, f.witnesses, True) for f in out]
-    return out
+    return [Fact(r, w, holds_zero(r, w)) for r, w in zip(rs, ws)]
 
 
-def node_zero(
-    node: Node, graph: Graph, in_zero: Callable[[int], bool], structural: Callable[[Node, Graph], bool] | None = None
-) -> bool:
-    """Every output of `node` holds an exact 0: an op that keeps its inputs' zeros (Relu, Mul,
-    layout) was fed one (`in_zero(k)`: input k holds one), or its structure leaves an output at 0
-    whatever the inputs are (`structural`, by default `structural_zero`; a caller may memoise it)."""
+def keeps_zero(node: Node, in_zero: Callable[[int], bool]) -> bool:
+    """Every output of `node` holds an exact 0 because an input does (`in_zero(k)`: input k holds
+    one, wherever it is) and the op keeps it: elementwise ops mapping 0 to 0, layout, Mul, Concat."""
     op = get(node.op).op_type
-    if op in ZERO_KEEPING or op in KEEPS_ALL:
-        keeps = in_zero(0)
-    else:
-        keeps = op in ("Mul", "Concat") and any(in_zero(k) for k in range(len(node.inputs)))
-    return keeps or (op in STRUCTURAL and (structural or structural_zero)(node, graph))
+    if op in KEEPING or op in KEEPS_ALL:
+        return in_zero(0)
+    return op in ("Mul", "Concat") and any(in_zero(k) for k in range(len(node.inputs)))
 
 
 def facts(graph: Graph) -> dict[str, Fact]:
     """A fact for every tensor of `graph` (whose nodes are in topological order)."""
     out = {n: leaf_fact(graph, n) for n in graph.inputs + graph.weights}
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    memo: dict[str, Mask] = {}
     for node in graph.nodes:
-        out.update(zip(node.outputs, node_facts(node, [out[i] for i in node.inputs], graph)))
+        ins = [out[i] for i in node.inputs]
+        fs = node_facts(node, ins, graph)
+        out.update(zip(node.outputs, fs))
+        kept = keeps_zero(node, lambda k: ins[k].zero)  # noqa: B023 (called at once)
+        for o, f in zip(node.outputs, fs):
+            mask = masks_of(o, graph, producer.get, memo, lambda t: out[t].range == (0.0, 0.0))
+            if kept or (not f.zero and any_zero(mask)):
+                out[o] = Fact(f.range, f.witnesses, True)
     return out
 
 
@@ -164,7 +153,7 @@ def node_witnesses(node: Node, ins: list[Range], rs: list[Range], graph: Graph) 
     if f is not None:
         lo, hi = f(ins[0][0]), f(ins[0][1])
         # a decreasing function swaps the witnesses: the smallest value comes from the largest
-        return [(lo, hi) if f(0.0) <= f(1.0) else (hi, lo)]
+        return [(lo, hi) if f(-math.inf) <= f(math.inf) else (hi, lo)]
     if op in KEEPS_ALL:
         return [ins[0]]
     if op == "Concat":
@@ -179,28 +168,24 @@ def node_witnesses(node: Node, ins: list[Range], rs: list[Range], graph: Graph) 
     if op == "Pad" and node.attrs.get("mode") in (None, "constant") and any(p > 0 for p in node.attrs["_pads"]):
         fill = float(node.attrs.get("_value") or 0.0)
         return [(fill, fill)]  # the padding holds the fill value (Exp of a Pad with 2.57 holds 13)
+    if op == "OneHot" and "_values" in node.attrs and -depth(node) <= rs[0][0] and rs[0][1] < depth(node):
+        # every index hits: the on value is there, and the off value too beside it
+        off, on = (float(v) for v in node.attrs["_values"])
+        there = [on, off] if depth(node) > 1 else [on]
+        return [(min(there), max(there))]
     if node.op == "LayerNormalization_noB" and (rs[1][0] >= 0 or rs[1][1] <= 0):
         # (x - mean) / std straddles 0 along the normalized dims; a scale of one sign keeps that
         return [(0.0, 0.0)]
     return [NONE] * len(node.outputs)
 
 
+def depth(node: Node) -> int:
+    return int(node.attrs["_depth"])
+
+
 def holds_zero(r: Range, w: Range) -> bool:
     """Some element is exactly 0: all are 0, or the smallest (largest) is <= 0 (>= 0) and >= 0 (<= 0)."""
     return r == (0.0, 0.0) or (r[0] >= 0 and w[0] <= 0) or (r[1] <= 0 and w[1] >= 0)
-
-
-def structural_zero(node: Node, graph: Graph) -> bool:
-    """The op run on all-ones float inputs yields a 0: some output no input element reaches."""
-    dts = [graph.tensors[i].ttype.dtype for i in node.inputs]
-    if not all(dt.is_float for dt in dts):
-        return False
-    ones = [torch.ones(tuple(int(d) for d in graph.tensors[i].ttype.shape), dtype=torch.float32) for i in node.inputs]
-    try:
-        with torch.no_grad():
-            return any(bool((y == 0).any()) for y in get(node.op).torch(ones, node.attrs))
-    except (RuntimeError, TypeError, ValueError):
-        return False
 
 
 # --- judgement -------------------------------------------------------------------------------------

@@ -8,64 +8,15 @@ Ops without a rule get (-inf, inf). See `feasibility` for what the ranges prove.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
+from fuzzer.graph.functions import VALLEYS, Range, attr32, clamped, log_or_inf, monotone, valley
 from fuzzer.graph.model import Graph, Node
+from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
 
-Range = tuple[float, float]
 ANY: Range = (-math.inf, math.inf)
-
-
-def _f(fn: Callable[[float], float], lo: float = -math.inf, hi: float = math.inf) -> Callable[[float], float]:
-    """fn clamped to its domain [lo, hi], with overflow going to +-inf."""
-
-    def run(v: float) -> float:
-        v = min(max(v, lo), hi)
-        try:
-            return fn(v)
-        except OverflowError:
-            return math.inf if v > 0 else -math.inf
-        except ValueError:
-            return -math.inf  # log(0), atanh(-1): the open end of the range
-
-    return run
-
-
-def _log(v: float) -> float:
-    return -math.inf if v <= 0 else math.log(v)
-
-
-def _atanh(v: float) -> float:
-    return math.copysign(math.inf, v) if abs(v) >= 1 else math.atanh(v)
-
-
-# monotone increasing elementwise functions (applied to both ends); decreasing ones swap them
-INCREASING: dict[str, Callable[[float], float]] = {
-    "Exp": _f(math.exp),
-    "Log": _f(_log, 0.0),
-    "Sqrt": _f(math.sqrt, 0.0),
-    "Tanh": _f(math.tanh),
-    "Sigmoid": _f(lambda v: 0.5 * (1 + math.tanh(v / 2))),
-    "Asinh": _f(math.asinh),
-    "Atan": _f(math.atan),
-    "Erf": _f(math.erf),
-    "Softplus": _f(lambda v: max(v, 0.0) + math.log1p(math.exp(-abs(v)))),
-    "Softsign": _f(lambda v: v / (1 + abs(v)) if math.isfinite(v) else math.copysign(1.0, v)),
-    "Acosh": _f(math.acosh, 1.0),
-    "Asin": _f(math.asin, -1.0, 1.0),
-    "Atanh": _f(_atanh, -1.0, 1.0),
-    "Sinh": _f(math.sinh),
-    "Ceil": _f(math.ceil),
-    "Floor": _f(math.floor),
-    "Round": _f(round),
-    "Relu": _f(lambda v: max(v, 0.0)),
-    "Sign": _f(lambda v: float((v > 0) - (v < 0))),
-    "Identity": _f(lambda v: v),
-}
-DECREASING: dict[str, Callable[[float], float]] = {"Neg": _f(lambda v: -v), "Acos": _f(math.acos, -1.0, 1.0)}
 BOUNDED: dict[str, Range] = {
     "Sin": (-1.0, 1.0),
     "Cos": (-1.0, 1.0),
@@ -97,99 +48,31 @@ HULL = LAYOUT | {
 }
 
 
-def _attr(a: dict, name: str, default: float) -> float:
-    return float(np.float32(default if a.get(name) is None else a[name]))
-
-
-def monotone(node: Node) -> Callable[[float], float] | None:
-    """The elementwise function of `node` if it is monotone (either way) for its attributes."""
-    op, a = get(node.op).op_type, node.attrs
-    if op in INCREASING or op in DECREASING:
-        return INCREASING.get(op) or DECREASING[op]
-    if op == "LeakyRelu" and _attr(a, "alpha", 0.01) >= 0:
-        alpha = _attr(a, "alpha", 0.01)
-        return _f(lambda v: v if v >= 0 else alpha * v)
-    if op == "HardSigmoid":
-        alpha, beta = _attr(a, "alpha", 0.2), _attr(a, "beta", 0.5)
-        return _f(lambda v: min(max(alpha * v + beta if math.isfinite(v) else math.copysign(1, v * alpha), 0), 1))
-    if op in ("Elu", "Selu", "Celu"):  # x above 0, a scaled expm1 below: increasing for scales >= 0
-        alpha = _attr(a, "alpha", 1.67326319217681884765625 if op == "Selu" else 1.0)
-        gamma = _attr(a, "gamma", 1.05070102214813232421875) if op == "Selu" else 1.0
-        if alpha < 0 or gamma < 0:
-            return None
-        scale = alpha if op == "Celu" else 1.0  # Celu: alpha * expm1(x / alpha)
-        return _f(lambda v: gamma * (v if v >= 0 else alpha * math.expm1(v / scale)))
-    return None
-
-
-def _gelu(v: float) -> float:
-    return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
-
-
-def _mish(v: float) -> float:
-    return v * math.tanh(max(v, 0.0) + math.log1p(math.exp(-abs(v))))
-
-
-# elementwise functions that fall from 0 (at -inf) to a minimum, then rise: (function, where the
-# minimum is, the minimum less a little for rounding and for Gelu's tanh approximation)
-VALLEYS: dict[str, tuple[Callable[[float], float], float, float]] = {
-    "Gelu": (_f(_gelu), -0.7518, -0.171),
-    "Mish": (_f(_mish), -1.1924, -0.310),
-    "HardSwish": (_f(lambda v: v * min(max(v / 6 + 0.5, 0.0), 1.0)), -1.5, -0.376),
-}
-
-
-def valley(op: str, r: Range) -> Range:
-    f, at, low = VALLEYS[op]
-    lo, hi = r
-    if lo >= at:  # increasing here; a little slack for rounding
-        return (f(lo) - 1e-3 * abs(f(lo)), f(hi) + 1e-3 * abs(f(hi)))
-    if hi <= at:
-        return (low, 0.0)
-    return (low, max(f(hi), 0.0))
-
-
-def preimage(f: Callable[[float], float], want: Range, over: Range) -> Range | None:
-    """The x in `over` (finite) with f(x) in `want`, for a monotone f (an interval; None if empty).
-
-    Found by bisection, so flat stretches (Relu, Floor, HardSigmoid) need no inverse.
-    """
-    lo, hi = over
-    up = f(lo) <= f(hi)
-    inside = (lambda v: want[0] <= f(v)) if up else (lambda v: f(v) <= want[1])  # true from some x on
-    below = (lambda v: f(v) <= want[1]) if up else (lambda v: want[0] <= f(v))  # true up to some x
-    if not (inside(hi) and below(lo)):
-        return None
-    a, b = _edge(inside, lo, hi, rising=True), _edge(below, lo, hi, rising=False)
-    return (a, b) if a <= b else None
-
-
-def _edge(test: Callable[[float], bool], lo: float, hi: float, *, rising: bool) -> float:
-    """Where a monotone `test` flips on [lo, hi]: the first true x (rising) or the last true x."""
-    if rising and test(lo):
-        return lo
-    if not rising and test(hi):
-        return hi
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if test(mid) == rising:
-            hi = mid
-        else:
-            lo = mid
-    return hi if rising else lo
-
-
 def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
-    """Ranges of `node`'s outputs from its inputs' (ANY where no rule applies)."""
+    """Ranges of `node`'s outputs from its inputs' (ANY where no rule applies).
+
+    Integer arithmetic wraps: an integer output whose range leaves its dtype's may take any value.
+    """
+    outs = op_range(node, ins, graph)
+    dts = [graph.tensors[o].ttype.dtype for o in node.outputs]
+    return [r if fits_dtype(r, dt) else dtype_range(dt) for r, dt in zip(outs, dts)]
+
+
+def op_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
+    """Ranges of `node`'s outputs by the rules of its op, integer wrapping aside."""
     spec = get(node.op)
     op, a, n_out = spec.op_type, node.attrs, len(node.outputs)
     f = monotone(node)
     if f is not None:
-        lo, hi = sorted((f(ins[0][0]), f(ins[0][1])))
+        r = ins[0]
+        if op in STEPS and graph.tensors[node.inputs[0]].role == "node":
+            r = rounded(r, graph.tensors[node.inputs[0]].ttype.dtype)  # 2.9989 may be 3.0 in bfloat16
+        lo, hi = sorted((f(r[0]), f(r[1])))
         return [(lo, hi)]
-    if op == "ReduceProd" and ins[0][0] >= 0:
-        n = reduced_count(node, graph)
-        return [(_f(lambda v: v**n)(ins[0][0]), _f(lambda v: v**n)(ins[0][1]))]
+    if op in SUMS:
+        return [reduction_range(node, ins[0], graph)]
+    if op in PRODUCTS:
+        return [product_range(node, ins, graph)]
     if op in ("Softmax", "LogSoftmax", "Hardmax") and along_singleton(node, graph):
         return [(0.0, 0.0) if op == "LogSoftmax" else (1.0, 1.0)]
     if op in BOUNDED:
@@ -202,7 +85,12 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     if op == "Reciprocal" and (ins[0][0] > 0 or ins[0][1] < 0):
         return [(1 / ins[0][1], 1 / ins[0][0])]
     if op == "Div" and (ins[1][0] > 0 or ins[1][1] < 0):
-        return [product(ins[0], (1 / ins[1][1], 1 / ins[1][0]))]
+        lo, hi = product(ins[0], (1 / ins[1][1], 1 / ins[1][0]))
+        if graph.tensors[node.outputs[0]].ttype.dtype.is_int:  # truncated towards 0
+            lo, hi = clamped(math.trunc)(lo), clamped(math.trunc)(hi)
+        return [(lo, hi)]
+    if op == "Div" and ins[0] == (0.0, 0.0):  # 0 / y is 0, or NaN (not a value) where y is 0
+        return [(0.0, 0.0)]
     if op == "Mod":  # smaller than the divisor, with the sign of the dividend (fmod) or the divisor
         m = max(abs(ins[1][0]), abs(ins[1][1]))
         sign = ins[0] if a.get("fmod") else ins[1]
@@ -216,14 +104,17 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
         return [(0.0, math.inf)]
     if op == "Tan" and -math.pi / 2 < ins[0][0] and ins[0][1] < math.pi / 2:
         return [(math.tan(ins[0][0]), math.tan(ins[0][1]))]
-    if op == "Shrink":
-        bias = _attr(a, "bias", 0.0)
-        return [(min(0.0, ins[0][0] + bias), max(0.0, ins[0][1] - bias))]
+    if op == "Shrink":  # x + bias below -lambd, x - bias above lambd, 0 between
+        (lo, hi), lambd, bias = ins[0], attr32(a, "lambd", 0.5), attr32(a, "bias", 0.0)
+        parts = [(0.0, 0.0)] if lo <= lambd and -lambd <= hi else []
+        parts += [(lo + bias, -lambd + bias)] if lo < -lambd else []
+        parts += [(lambd - bias, hi - bias)] if hi > lambd else []
+        return [hull(parts)]
     if op == "PRelu":  # x above 0, slope * x below
         neg = (min(ins[0][0], 0.0), min(ins[0][1], 0.0))
         return [hull([(max(ins[0][0], 0.0), max(ins[0][1], 0.0)), product(neg, ins[1])])]
     if op == "LRN":  # x over (bias + a sum of squares)^beta >= bias^beta: x shrunk, sign kept
-        bias, beta = _attr(a, "bias", 1.0), _attr(a, "beta", 0.75)
+        bias, beta = attr32(a, "bias", 1.0), attr32(a, "beta", 0.75)
         return [product(ins[0], (0.0, bias**-beta))] if bias > 0 and beta >= 0 else [ANY]
     if op in ("ArgMax", "ArgMin"):
         return [(0.0, float(group_size(node, graph) - 1))]  # an index along the axis
@@ -235,11 +126,16 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     if op in NORMALIZATIONS and normalized_count(node, graph) == 1:
         # x - mean(x) over one element is exactly 0: the output is the bias, or 0 without one
         return [ins[2] if len(ins) > 2 else (0.0, 0.0)] + [ANY] * (n_out - 1)
+    if op == "TopK":  # the values, and their indices along the axis
+        return [hull(ins[:1]), (0.0, float(group_size(node, graph) - 1))]
     if op in HULL or (op == "Resize" and a.get("_mode") in ("nearest", "linear")):
+        if op == "Resize" and a.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+            fill = attr32(a, "extrapolation_value", 0.0)  # outside the region of interest
+            return [hull([ins[0], (fill, fill)])]
         return [hull(ins[:1])] * n_out if op == "Resize" else [hull(ins)] * n_out
     if op == "Pow" and ins[0][0] > 0 and graph.tensors[node.outputs[0]].ttype.dtype.is_float:
-        lo, hi = product((math.log(ins[0][0]), _log(ins[0][1])), ins[1])  # x^y = exp(y log x)
-        return [(_f(math.exp)(lo), _f(math.exp)(hi))]
+        lo, hi = product((math.log(ins[0][0]), log_or_inf(ins[0][1])), ins[1])  # x^y = exp(y log x)
+        return [(clamped(math.exp)(lo), clamped(math.exp)(hi))]
     if op == "AveragePool":  # a mean of window elements, and of zero pads where they count
         return [hull([ins[0], (0.0, 0.0)] if a.get("count_include_pad") else ins[:1])]
     if op == "Where":
@@ -247,19 +143,18 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     if op in ("Pad", "Trilu"):
         fill = float(a.get("_value") or 0.0) if op == "Pad" else 0.0
         return [hull([ins[0], (fill, fill)])]
-    if op == "ThresholdedRelu" and _attr(a, "alpha", 1.0) >= 0:
-        alpha, (lo, hi) = _attr(a, "alpha", 1.0), ins[0]
+    if op == "ThresholdedRelu" and attr32(a, "alpha", 1.0) >= 0:
+        alpha, (lo, hi) = attr32(a, "alpha", 1.0), ins[0]
         return [hull([(0.0, 0.0), (max(lo, alpha), hi)]) if hi > alpha else (0.0, 0.0)]
-    if op == "Clip":
-        lo, hi = a.get("_min"), a.get("_max")
-        return [(clamp(ins[0][0], lo, hi), clamp(ins[0][1], lo, hi))]
+    if op == "Clip":  # the bounds as float32 or as they are (a float64 Clip): both
+        ends = [clamp(v, a.get("_min"), a.get("_max"), rounded) for v in ins[0] for rounded in (False, True)]
+        return [(min(ends), max(ends))]
     if op == "Abs":
-        (lo, hi) = ins[0]
-        return [(0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))]
+        return [absolute(ins[0])]
     if op == "Cosh":
         m = max(abs(ins[0][0]), abs(ins[0][1]))
         low = 0.0 if ins[0][0] <= 0 <= ins[0][1] else min(abs(ins[0][0]), abs(ins[0][1]))
-        return [(_f(math.cosh)(low), _f(math.cosh)(m))]
+        return [(clamped(math.cosh)(low), clamped(math.cosh)(m))]
     if op in ("Add", "Sum"):
         return [(sum(r[0] for r in ins), sum(r[1] for r in ins))]
     if op == "Sub":
@@ -277,7 +172,118 @@ def node_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     return [ANY] * n_out
 
 
-NON_NEGATIVE = frozenset({"ReduceL1", "ReduceL2", "ReduceSumSquare", "LpPool", "GlobalLpPool"})
+NON_NEGATIVE = frozenset({"LpPool", "GlobalLpPool"})
+# step functions, which turn a rounding error into a jump
+STEPS = frozenset({"Floor", "Ceil", "Round"})
+# significand bits per float dtype
+EPS_BITS = {DType.float16: 10, DType.bfloat16: 7, DType.float32: 23, DType.float64: 52}
+# reductions whose output is a function of the sum of n terms, one per reduced element
+SUMS = frozenset(
+    {"ReduceSum", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ReduceProd"}
+)
+# sums of products of one element of each input (plus a bias): n terms at most, see `terms`
+PRODUCTS = frozenset({"MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum"})
+
+
+def rounded(r: Range, dt: DType) -> Range:
+    """`r` widened by two units in the last place of `dt`: where a computed value may be, rounding
+    included, which a step function (Floor) turns into a whole integer more."""
+    eps = 2.0 ** -EPS_BITS.get(dt, 52)
+    return (r[0] - 2 * eps * abs(r[0]), r[1] + 2 * eps * abs(r[1]))
+
+
+def reduction_range(node: Node, r: Range, graph: Graph) -> Range:
+    """The range of a reduction (SUMS) over n = `reduced_count` elements each in `r`.
+
+    A "noop" reduction reduces one element (its elementwise steps only). A sum of n values in
+    [lo, hi] lies in [n lo, n hi]; an integer sum that may wrap gets no range.
+    """
+    op, (lo, hi) = get(node.op).op_type, r
+    if not math.prod(int(d) for d in graph.tensors[node.inputs[0]].ttype.shape):
+        return ANY  # an empty reduction: sums are 0, maxima -inf, ...
+    n = float(reduced_count(node, graph))
+    if op == "ReduceProd":
+        if lo >= 0:
+            return (clamped(lambda v: v**n)(lo), clamped(lambda v: v**n)(hi))
+        m = clamped(lambda v: v**n)(max(-lo, hi))
+        return (-m, m) if n > 1 else r
+    if op == "ReduceLogSumExp":  # between max and max + log n: between lo + log n and hi + log n
+        return (lo + math.log(n), hi + math.log(n))
+    term = {"ReduceL1": absolute(r), "ReduceL2": square(r), "ReduceSumSquare": square(r)}.get(op, r)
+    total = (n * term[0], n * term[1])
+    if op == "ReduceL2":  # an integer norm is the root truncated
+        lo, hi = math.sqrt(total[0]), math.sqrt(total[1])
+        return (math.floor(lo), hi) if graph.tensors[node.outputs[0]].ttype.dtype.is_int else (lo, hi)
+    if op == "ReduceLogSum":
+        return (clamped(log_or_inf, 0.0)(total[0]), clamped(log_or_inf, 0.0)(total[1]))
+    return total
+
+
+def product_range(node: Node, ins: list[Range], graph: Graph) -> Range:
+    """The range of a sum of at most `terms` products of one element of each input, plus a bias.
+
+    Convolutions may sum fewer terms (padding) and so reach 0; an all-zero input makes all zeros.
+    """
+    op, a = get(node.op).op_type, node.attrs
+    n_factors = 2 if op in ("MatMul", "Gemm", "Conv", "ConvTranspose") else len(ins)
+    each = ins[0]
+    for r in ins[1:n_factors]:
+        each = product(each, r)
+    if each == (0.0, 0.0):
+        out = each
+    elif op == "Einsum":
+        return ANY
+    else:
+        n = float(terms(node, graph))
+        each = hull([each, (0.0, 0.0)]) if op in ("Conv", "ConvTranspose") or n == 0 else each
+        out = (0.0, 0.0) if n == 0 else (n * each[0], n * each[1])
+    if op == "Gemm":
+        out = product(out, (attr32(a, "alpha", 1.0),) * 2)
+    if len(ins) > n_factors:  # a bias (Gemm's C times beta)
+        bias = product(ins[2], (attr32(a, "beta", 1.0),) * 2) if op == "Gemm" else ins[2]
+        out = (out[0] + bias[0], out[1] + bias[1])
+    return out
+
+
+def terms(node: Node, graph: Graph) -> int:
+    """How many products a MatMul, Gemm or convolution output sums at most (the inner dimension)."""
+    op, a = get(node.op).op_type, node.attrs
+    shape = [[int(d) for d in graph.tensors[i].ttype.shape] for i in node.inputs]
+    if op == "MatMul":
+        return shape[0][-1] if len(shape[0]) else 1
+    if op == "Gemm":
+        return shape[0][0 if a.get("transA") else 1]
+    if op == "Conv":  # weights (M, C / group, k...)
+        return math.prod(shape[1][1:])
+    return shape[1][0] // a["group"] * math.prod(shape[1][2:])  # ConvTranspose: (C, M / group, k...)
+
+
+def square(r: Range) -> Range:
+    a = absolute(r)
+    return (a[0] * a[0], a[1] * a[1])
+
+
+def absolute(r: Range) -> Range:
+    lo, hi = r
+    return (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
+
+
+def fits_dtype(r: Range, dt: DType) -> bool:
+    """Integer arithmetic cannot have wrapped: `r` lies within the dtype's values (floats always)."""
+    if not dt.is_int:
+        return True
+    lo, hi = dtype_range(dt)
+    return lo <= r[0] and r[1] <= hi
+
+
+def dtype_range(dt: DType) -> Range:
+    """Every value of an integer dtype (bool: 0 and 1; floats: ANY)."""
+    if dt.is_int:
+        info = np.iinfo(dt.numpy)
+        return (float(info.min), float(info.max))
+    return (0.0, 1.0) if dt == DType.bool else ANY
+
+
 NORMALIZATIONS = frozenset({"LayerNormalization", "InstanceNormalization", "GroupNormalization"})
 
 
@@ -303,11 +309,13 @@ def hull(rs: list[Range]) -> Range:
     return (min(r[0] for r in rs), max(r[1] for r in rs))
 
 
-def clamp(v: float, lo, hi) -> float:
+def clamp(v: float, lo, hi, rounded: bool = True) -> float:
+    """v clipped to [lo, hi] (None: no bound), the bounds `rounded` to float32 or not."""
+    as_is = (lambda b: float(np.float32(b))) if rounded else float
     if lo is not None:
-        v = max(v, float(np.float32(lo)))
+        v = max(v, as_is(lo))
     if hi is not None:
-        v = min(v, float(np.float32(hi)))
+        v = min(v, as_is(hi))
     return v
 
 
@@ -331,12 +339,16 @@ def along_singleton(node: Node, graph: Graph) -> bool:
 
 
 def leaf_range(graph: Graph, name: str) -> Range:
-    """The leaf's domain box (which the search keeps float leaves in), widened to integers for
-    integer leaves and to the values a weight already holds."""
+    """The leaf's domain box (which the search keeps float leaves in, before rounding them to their
+    dtype: widened to the rounded ends), widened to integers for integer leaves and to the values
+    a weight already holds."""
     t = graph.tensors[name]
     if not t.ttype.dtype.is_int and not t.ttype.dtype.is_float:
         return (0.0, 1.0)
     lo, hi = t.domain.lo, t.domain.hi
+    if t.ttype.dtype.is_float:
+        rlo, rhi = (float(v) for v in np.asarray([lo, hi]).astype(t.ttype.dtype.numpy).astype(np.float64))
+        lo, hi = min(lo, rlo), max(hi, rhi)
     if t.ttype.dtype.is_int:
         lo, hi = math.floor(lo), math.ceil(hi)
     if name in graph.values and graph.values[name].size and not t.ttype.dtype.is_float:

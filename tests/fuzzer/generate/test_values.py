@@ -10,7 +10,7 @@ from fuzzer.generate.config import GenConfig
 from fuzzer.generate.generator import generate
 from fuzzer.generate.values import ValueFacts
 from fuzzer.graph.feasibility import infeasible, input_requirement, node_requirements
-from fuzzer.graph.ranges import DECREASING, INCREASING, preimage
+from fuzzer.graph.functions import DECREASING, INCREASING, preimage
 from fuzzer.spec.base import DEFAULT_DOMAIN, Domain
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from fuzzer.graph.feasibility import infeasible
+from fuzzer.graph.feasibility import facts, infeasible
 from fuzzer.graph.ranges import ranges
 from fuzzer.search import search
 from fuzzer.spec.base import Domain
@@ -161,3 +162,140 @@ def test_a_power_of_a_positive_base() -> None:
     assert list(infeasible(g)) == [1]
     lo, hi = ranges(g)[p]
     assert math.isclose(lo, 0.5**2) and math.isclose(hi, 0.9**0.5)
+
+
+# --- reductions and sums of products ---------------------------------------------------------------
+def reduce_attrs(mode: str = "axes", axes=(0,), keepdims: int = 1) -> dict:
+    return {"_mode": mode, "_axes": list(axes) if mode == "axes" else [], "_empty_tensor": False, "keepdims": keepdims}
+
+
+@pytest.mark.parametrize(
+    "op, mode, want",
+    [
+        ("ReduceSum", "axes", (4.0, 8.0)),
+        ("ReduceSum", "noop", (1.0, 2.0)),
+        ("ReduceL1", "all", (12.0, 24.0)),  # 12 elements of |x| in [1, 2]
+        ("ReduceSumSquare", "axes", (4.0, 16.0)),
+        ("ReduceSumSquare", "noop", (1.0, 4.0)),
+        ("ReduceL2", "axes", (2.0, 4.0)),  # sqrt(4 * [1, 4])
+        ("ReduceLogSum", "axes", (math.log(4.0), math.log(8.0))),
+        ("ReduceLogSumExp", "axes", (1.0 + math.log(4.0), 2.0 + math.log(4.0))),
+        ("ReduceProd", "axes", (1.0, 16.0)),
+    ],
+)
+def test_reductions_of_n_elements(op: str, mode: str, want) -> None:
+    c = Chain()
+    x = c.input("x", DType.float32, (4, 3), Domain(1.0, 2.0))
+    y = c.op(op, x, **reduce_attrs(mode, keepdims=0))
+    assert ranges(c.done())[y] == pytest.approx(want)
+
+
+def test_reductions_of_values_of_both_signs() -> None:
+    c = Chain()
+    x = c.input("x", DType.float32, (4, 3), Domain(-3.0, 2.0))
+    ys = [c.op(op, x, **reduce_attrs()) for op in ("ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceProd")]
+    rs = ranges(c.done())
+    assert [rs[y] for y in ys] == [(-12.0, 8.0), (0.0, 36.0), (0.0, 12.0), (-81.0, 81.0)]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [("Asin", "ReduceLogSum", "Acos"), ("Atan", "Log", "Relu", "ReduceSumSquare", "Acosh")],
+)
+def test_infeasible_through_reductions(ops) -> None:
+    # regressions (search_bench seed 339: Acos of a log of a sum of 8 values >= 1.01, always > 2;
+    # seed 77: Acosh of a square of a log of an Atan, always < 0.21)
+    c = Chain(opset=21)
+    t = c.input("x", DType.float64, (8, 1), Domain(0.847, 0.99))
+    for op in ops:
+        mode = "noop" if op == "ReduceSumSquare" else "axes"
+        t = c.op(op, t, **reduce_attrs(mode, (0, 1))) if op.startswith("Reduce") else c.op(op, t)
+    assert list(infeasible(c.done())) == [len(ops) - 1]
+
+
+def test_an_integer_sum_that_may_wrap_takes_any_value() -> None:
+    c = Chain()
+    x = c.input("x", DType.uint8, (2, 3), Domain(0.0, 3.0))
+    y = c.input("y", DType.uint8, (2, 3), Domain(0.0, 3.0))
+    d, s = c.op("Sub", x, y), c.op("ReduceSum", x, **reduce_attrs())
+    rs = ranges(c.done())
+    assert rs[d] == (0.0, 255.0) and rs[s] == (0.0, 6.0)
+
+
+def test_sums_of_products() -> None:
+    c = Chain()
+    a = c.input("a", DType.float32, (2, 3), Domain(1.0, 2.0))
+    b = c.input("b", DType.float32, (3, 4), Domain(-1.0, 0.5))
+    mm = c.op("MatMul", a, b)
+    gemm = c.op(
+        "Gemm_C", a, b, c.input("c", DType.float32, (4,), Domain(0.0, 1.0)), transA=0, transB=0, alpha=2.0, beta=-1.0
+    )
+    rs = ranges(c.done())
+    assert rs[mm] == (-6.0, 3.0) and rs[gemm] == (-13.0, 6.0)
+
+
+def test_a_convolution_may_sum_fewer_terms() -> None:
+    # padding: an output may sum nothing, so 0 is in its range even for positive inputs
+    c = Chain()
+    x = c.input("x", DType.float32, (1, 2, 4), Domain(1.0, 2.0))
+    w = c.weight("w", np.full((3, 2, 2), 0.5, dtype=np.float32), domain=Domain(0.5, 1.0))
+    conv = dict(group=1, auto_pad="NOTSET", strides=[1], dilations=[1], pads=[1, 1], kernel_shape=[2], _terse=False)
+    y = c.op("Conv_noB", x, w, _kernel_attr=True, **conv)
+    assert ranges(c.done())[y] == (0.0, 8.0)  # at most 2 * 2 terms of at most 2 * 1
+
+
+def test_zeros_go_through_sums_of_products_and_quotients() -> None:
+    # regression (search_bench seed 319): Reciprocal(ReduceL2(MatMul(Abs(a), LogSoftmax over one
+    # element))): the LogSoftmax is 0, so the MatMul and its norm are too
+    c = Chain()
+    a = c.input("a", DType.float32, (5, 1, 1, 1, 1), WIDE)
+    z = c.op("LogSoftmax", c.input("b", DType.float32, (1, 1, 1, 1, 11), WIDE), axis=3)
+    mm = c.op("MatMul", c.op("Abs", a), z)
+    norm = c.op("ReduceL2", mm, **reduce_attrs("axes", (0, -3, 4)))
+    q = c.op("Div", mm, c.input("d", DType.float32, (1,), WIDE))
+    g = c.done(c.op("Reciprocal", norm), q)
+    rs = ranges(g)
+    assert rs[mm] == rs[norm] == rs[q] == (0.0, 0.0)
+    assert list(infeasible(g)) == [5]
+
+
+def test_index_and_selection_ranges() -> None:
+    c = Chain()
+    x = c.input("x", DType.float32, (4, 5), Domain(2.0, 3.0))
+    vals, idx = c.op("TopK", x, n_out=2, axis=1, _k=2, largest=1, sorted=1)
+    shrunk = c.op("Shrink", x, lambd=2.5, bias=1.0)
+    i = c.input("i", DType.int32, (4,), Domain(-7.0, 7.0))
+    q = c.op("Div", i, c.input("j", DType.int32, (4,), Domain(2.0, 3.0)))
+    rs = ranges(c.done())
+    assert rs[vals] == (2.0, 3.0) and rs[idx] == (0.0, 4.0)
+    assert rs[shrunk] == (0.0, 2.0)  # 0, or x - 1 for x above 2.5
+    assert rs[q] == (-3.0, 3.0)  # truncated towards 0
+
+
+def test_monotone_witnesses_follow_the_direction_of_the_function() -> None:
+    # HardSigmoid with alpha < 0 falls; LeakyRelu with alpha 0 is flat below 0 (0 * -inf is 0)
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 3), WIDE)
+    h = c.op("HardSigmoid", x, alpha=-0.6, beta=-0.3)
+    lr = c.op("LeakyRelu", c.op("Exp", x), alpha=0.0)
+    fs = facts(c.done())
+    assert not fs[h].zero  # regression: its witnesses said some value is <= 0 (the flat top read as a rise)
+    assert not any(math.isnan(w) for w in fs[lr].witnesses)
+
+
+def test_clip_and_leaves_round_like_their_dtype() -> None:
+    c = Chain()
+    x = c.input("x", DType.float64, (3,), Domain(-3.0, 0.5))
+    y = c.op("Clip", x, _min=0.936, _max=None, _dtype="float64")
+    b = c.input("b", DType.bfloat16, (3,), Domain(-0.9999, 3.0))
+    rs = ranges(c.done())
+    assert rs[y][0] <= 0.936 <= rs[y][1] and rs[b][0] == -1.0  # -0.9999 is -1 in bfloat16
+
+
+def test_a_one_hot_holds_its_on_value() -> None:
+    # regression (search_bench seed 77): Acosh(HardSwish(OneHot with on value 0)) is acosh(0)
+    c = Chain()
+    i = c.input("i", DType.int32, (5, 1), Domain(-5.0, 5.0))
+    h = c.op("OneHot", i, axis=1, _depth=8, _dtype="float32", _depth_type="int32", _values=[1.73, 0.0])
+    g = c.done(c.op("Acosh", c.op("HardSwish", h)))
+    assert facts(g)[h].witnesses == (0.0, 1.73) and list(infeasible(g)) == [2]
