@@ -35,6 +35,7 @@ import torch
 
 from fuzzer.graph.model import Node
 from fuzzer.graph.ranges import LAYOUT
+from fuzzer.graph.zeros import KEEPING
 from fuzzer.search.margins import EDGE_TOL
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.families import Binary, Unary
@@ -111,6 +112,7 @@ INTEGRAL = frozenset(
 LINEAR = frozenset(
     {
         "MatMul",
+        "Gemm",
         "Einsum",
         "Conv",
         "ConvTranspose",
@@ -154,6 +156,8 @@ def exact_outputs(
     """
     spec = get(node.op)
     op, (in_dts, out_dts) = spec.op_type, dts
+    if op == "CastLike":  # the target gives only its type (its mask may not broadcast to the output)
+        in_exact = [in_exact[0], TRUE]
     if op in RESOLVING or (op in CONSTANT_ON_SINGLETON and singleton_axis(node, xs[0])):
         outs = [TRUE for _ in ys]
     elif op in MOVING or (op == "Resize" and node.attrs.get("_mode") == "nearest"):
@@ -171,6 +175,8 @@ def exact_outputs(
         outs = [~TRUE for _ in ys]
     if op in LINEAR:
         outs = [m | z for m, z in zip(outs, untouched(node, xs, ys, in_dts, in_exact))]
+    if op in KEEPING and in_dts[0].is_float:  # f(0) = 0 in every libm: Gelu, Softsign, Tanh of an exact 0
+        outs = [outs[0] | (in_exact[0] & (xs[0] == 0))]
     if op in SELECTING and in_dts[0].is_float:
         outs = [outs[0] | SELECTING[op](node, xs, ys[0], in_exact, in_dts[0])]
     return [m if dt.is_float else TRUE for m, dt in zip(outs, out_dts)]
@@ -272,28 +278,43 @@ def untouched(
     biased = get(node.op).op_type in ("Conv", "ConvTranspose") and len(xs) == 3
     if biased:
         flags[2] = torch.zeros_like(flags[2])
-    outs = run_on(node, xs, flags, in_dts, ys)
+    outs = run_on(node, xs, flags, in_dts, ys, nonnegative(node))
     if outs is None or (biased and not bool(in_exact[2].all())):
         return [~TRUE for _ in ys]
     return [o == 0 for o in outs]
 
 
 def run_on(
-    node: Node, xs: list[torch.Tensor], flags: list[torch.Tensor], in_dts: list[DType], ys: list[torch.Tensor]
+    node: Node,
+    xs: list[torch.Tensor],
+    flags: list[torch.Tensor],
+    in_dts: list[DType],
+    ys: list[torch.Tensor],
+    attrs: dict | None = None,
 ) -> list[torch.Tensor] | None:
-    """The op run on 0/1 float32 `flags` in place of its float inputs (others keep their values).
+    """The op run on 0/1 float32 `flags` in place of its float inputs (others keep their values),
+    with `attrs` in place of the node's if given.
 
     None when the op refuses them or gives other shapes.
     """
     args = [f.to(torch.float32) if dt.is_float else x for x, f, dt in zip(xs, flags, in_dts)]
     try:
         with torch.no_grad():
-            outs = get(node.op).torch(args, node.attrs)
+            outs = get(node.op).torch(args, node.attrs if attrs is None else attrs)
     except (RuntimeError, TypeError, ValueError):
         return None  # an op that insists on its real dtypes
     if any(o.shape != y.shape for o, y in zip(outs, ys)):
         return None
     return outs
+
+
+def nonnegative(node: Node) -> dict:
+    """The node's attributes with no negative coefficient, so that flags cannot cancel (Gemm's
+    alpha * 1 + beta * 1 is 0 for beta = -alpha): a term that is 0 stays 0 either way."""
+    a = node.attrs
+    if get(node.op).op_type != "Gemm":
+        return a
+    return {**a, "alpha": abs(_coef(a, "alpha")), "beta": abs(_coef(a, "beta"))}
 
 
 def small_integers(t: torch.Tensor, dt: DType) -> torch.Tensor:
@@ -326,3 +347,7 @@ def elementwise(op: str) -> bool:
     if isinstance(spec, Binary) or spec.op_type in ("Cast", "CastLike"):
         return True
     return isinstance(spec, Unary) and spec.op_type not in ("Softmax", "LogSoftmax", "Hardmax")
+
+
+def _coef(a: dict, name: str) -> float:
+    return 1.0 if a.get(name) is None else float(a[name])

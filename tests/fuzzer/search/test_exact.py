@@ -5,8 +5,11 @@ from __future__ import annotations
 import torch
 
 from fuzzer.graph.model import Node
+from fuzzer.search import search
 from fuzzer.search.exact import exact_outputs
+from fuzzer.spec.base import Domain
 from fuzzer.spec.dtypes import DType
+from tests.fuzzer.search.build import Chain
 
 F32 = DType.float32
 T, F = torch.tensor(True), torch.tensor(False)
@@ -49,3 +52,38 @@ def test_robust_selections() -> None:
     assert masks("Relu", [x], [F]).tolist() == [True, False, False]
     one, y = torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.5, 1.00000001, 3.0])
     assert masks("Min", [one, y], [T, F]).tolist() == [False, False, True]
+
+
+def test_zero_keeping_functions_of_an_exact_zero_are_exact() -> None:
+    x = torch.tensor([0.0, 0.5])
+    for op in ("Gelu", "Softsign", "Tanh", "Erf"):
+        assert masks(op, [x], [T]).tolist() == [True, False], op
+    assert masks("Gelu", [x], [F]).tolist() == [False, False]
+
+
+def test_cast_like_takes_only_the_type_of_its_target() -> None:
+    # regression (search_bench, 30 nodes, seed 35): the target's mask of shape (1,) made the mask of a
+    # scalar output (1,), which the next op could not broadcast
+    got = masks("CastLike_any", [torch.tensor(1.0), torch.ones(1)], [T, F])
+    assert got.shape == () and bool(got)
+
+
+def test_gemm_outputs_no_term_reaches_are_exact_even_with_cancelling_coefficients() -> None:
+    a, b = torch.tensor([[1.5, 0.0], [0.0, 0.0]]), torch.tensor([[0.3, 0.0], [0.7, 0.0]])
+    c = torch.tensor([1.0, 0.0])
+    got = masks("Gemm_C", [a, b, c], [F, F, F], transA=0, transB=0, alpha=1.0, beta=-1.0)
+    assert got.tolist() == [[False, True], [False, True]]  # [0][0] is 1 * 0.45 - 1 * 1, not 1 - 1
+
+
+def test_a_convolution_over_padding_only_is_an_exact_zero_downstream() -> None:
+    # regression (search_bench seed 359): Sqrt(Softsign(Sin(Gelu(Conv over a 1x1 input whose only
+    # output is a pad)))) is sqrt(0), exact in every backend; Gelu and Softsign lost the exactness
+    c = Chain()
+    x = c.input("x", F32, (1, 1, 1, 1), Domain(-3.0, 3.0))
+    w = c.input("w", F32, (1, 1, 1, 1), Domain(-3.0, 3.0))
+    conv = dict(group=1, auto_pad="NOTSET", strides=[2, 2], dilations=[3, 3], pads=[0, 1, 0, 0], _terse=True)
+    y = c.op("Conv_noB", x, w, _kernel_attr=False, kernel_shape=[1, 1], **conv)
+    for op in ("Gelu", "Sin", "Softsign", "Sqrt"):
+        y = c.op(op, y)
+    r = search(c.done(), 359, steps=5)
+    assert r.success, [str(v) for v in r.violations]
