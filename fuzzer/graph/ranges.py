@@ -143,9 +143,10 @@ def op_range(node: Node, ins: list[Range], graph: Graph) -> list[Range]:
     if op in ("Pad", "Trilu"):
         fill = float(a.get("_value") or 0.0) if op == "Pad" else 0.0
         return [hull([ins[0], (fill, fill)])]
-    if op == "ThresholdedRelu" and attr32(a, "alpha", 1.0) >= 0:
+    if op == "ThresholdedRelu":  # x above alpha, else 0 (any alpha: below 0 too)
         alpha, (lo, hi) = attr32(a, "alpha", 1.0), ins[0]
-        return [hull([(0.0, 0.0), (max(lo, alpha), hi)]) if hi > alpha else (0.0, 0.0)]
+        parts = [(0.0, 0.0)] if lo <= alpha else []
+        return [hull(parts + ([(max(lo, alpha), hi)] if hi > alpha else []))]
     if op == "Clip":  # the bounds as float32 or as they are (a float64 Clip): both
         ends = [clamp(v, a.get("_min"), a.get("_max"), rounded) for v in ins[0] for rounded in (False, True)]
         return [(min(ends), max(ends))]

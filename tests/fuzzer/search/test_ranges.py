@@ -299,3 +299,16 @@ def test_a_one_hot_holds_its_on_value() -> None:
     h = c.op("OneHot", i, axis=1, _depth=8, _dtype="float32", _depth_type="int32", _values=[1.73, 0.0])
     g = c.done(c.op("Acosh", c.op("HardSwish", h)))
     assert facts(g)[h].witnesses == (0.0, 1.73) and list(infeasible(g)) == [2]
+
+
+def test_a_thresholded_relu_with_a_negative_threshold_passes_what_lies_above_it() -> None:
+    # regression (search_bench, 30 nodes, seed 449): Log(Floor(ThresholdedRelu(alpha -0.645) of
+    # values in [0.549, 0.99])) is log(0); a negative alpha had no rule
+    c = Chain()
+    x = c.input("x", DType.float32, (1, 2), Domain(0.549, 0.99))
+    t = c.op("ThresholdedRelu", x, alpha=-0.645)
+    g = c.done(c.op("Log", c.op("Floor", t)))
+    assert ranges(g)[t] == pytest.approx((0.549, 0.99)) and list(infeasible(g)) == [2]
+    c = Chain()
+    t = c.op("ThresholdedRelu", c.input("x", DType.float32, (4,), Domain(-3.0, 0.5)), alpha=-0.5)
+    assert ranges(c.done())[t] == (-0.5, 0.5)
