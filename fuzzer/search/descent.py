@@ -42,6 +42,9 @@ PROGRESS = 0.01  # a relative drop of the penalty that counts as progress (as do
 # a LogSoftmax, Acosh of a Sin) must not keep redrawing leaves that other nodes are descending on
 MAX_TRIES = 30
 SCORE_MAX = (sys.maxsize, sys.maxsize)
+# a leaf with this many times fewer elements than another one blamed (a broadcast one) is left alone
+# by a redraw that aims at the fine-grained leaves (see _Search._aim)
+FAN_OUT = 4
 
 
 def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int = DEFAULT_PATIENCE) -> SearchResult:
@@ -86,8 +89,8 @@ class _Search:
         self.stalled = 0
         self.redraws = 0
         # (score, values, violations) before the last redraw without gradient, see _elitist
-        self.anchor: tuple[tuple[int, int], dict, list] | None = None
-        self.rejected = 0  # redraws undone since the anchor was set
+        self.anchor: tuple[int, dict, list] | None = None
+        self.fruitless = 0  # redraws without gradient in a row that did not make things better
         self.tries: collections.Counter[int] = collections.Counter()  # redraws aimed at each node
         # nodes violated for every value (interval analysis): given up on from the start
         self.infeasible = infeasible(graph)
@@ -122,7 +125,7 @@ class _Search:
         stuck = {i for i, _, _ in viol} - {i for i, n, _ in viol if n.gap.requires_grad}
         if stuck:
             # no gradient can fix these (integer operands, values behind a bool): redraw
-            self._redraw(self._elitist(score(trace, viol), [v for v in viol if v[0] in stuck]), gradient=False)
+            self._redraw(self._elitist(trace, viol, [v for v in viol if v[0] in stuck]), gradient=False)
             return
         self.anchor = None
         penalty = trace.penalty(self.given_up())
@@ -154,23 +157,32 @@ class _Search:
             self.best_key, self.best_arrays = key, self.leaves.arrays()
 
     # --- redrawing -------------------------------------------------------------------------------
-    def _elitist(self, sc: tuple[int, int], viol: list) -> list:
-        """The violations to redraw for: the current ones, or, when the last redraw without gradient
-        made things worse, those of the values before it, which are restored (a (1+1) hill climb).
+    def _elitist(self, trace: Trace, viol: list, stuck: list) -> list:
+        """The violations to redraw for: those of the `stuck` nodes now, or, when the last redraw
+        without gradient made things worse, those of the values before it, which are restored (a
+        (1+1) hill climb).
 
         Without it every redraw started from the last one's values: Mod(a, Relu(Pad(b))) with an
         int8 b needs every element in {1, 2, 3}, and a redraw that fixed some elements was undone by
-        the next, which redrew all of them again. Equal scores are accepted, to cross plateaus.
-        A redraw that made things better does not count as a try in vain (see MAX_TRIES).
+        the next, which redrew all of them again. Equal counts are accepted, to cross plateaus.
+        Worse is more violated elements that no gradient can fix (descent fixes the rest once these
+        are gone), counting those of unjudged nodes too (Trace.hidden): Acosh(Exp(Cast(b))) with an
+        int8 b is not judged while one Exp overflows, and values with one overflow (Acosh hidden)
+        must not look better than values with none and many Acosh violations. Rejected: `score`,
+        by nodes first, which made that a dead end. A redraw that made things better does not count
+        as a try in vain (see MAX_TRIES).
         """
-        if self.anchor is not None and sc > self.anchor[0]:
-            self.leaves.load(self.anchor[1])
-            self.rejected += 1
-            return self.anchor[2]
-        if self.anchor is not None and sc < self.anchor[0]:
-            self.tries.subtract({i for i, _, _ in self.anchor[2]})
-        self.anchor, self.rejected = (sc, self.leaves.arrays(), viol), 0
-        return viol
+        count = trace.hidden + sum(c for _, n, c in viol if not n.gap.requires_grad)
+        if self.anchor is not None:
+            if count > self.anchor[0]:
+                self.leaves.load(self.anchor[1])
+                self.fruitless += 1
+                return self.anchor[2]
+            if count < self.anchor[0]:
+                self.tries.subtract({i for i, _, _ in self.anchor[2]})
+            self.fruitless = 0 if count < self.anchor[0] else self.fruitless + 1
+        self.anchor = (count, self.leaves.arrays(), stuck)
+        return stuck
 
     def _redraw(self, viol, *, gradient: bool) -> None:
         """Redraw the leaf elements blamed for `viol` (see `blame`), then restart the optimiser.
@@ -197,11 +209,12 @@ class _Search:
         if gradient:
             masks = blame.by_gradient(self._forward().violation_penalty(self.given_up()), self.leaves.masters)
             masks = {n: m for n, m in masks.items() if bool(m.any())}
-        positional = fixed if (fixed or masks) else floats
+        # a node with no gradient at all (stuck) gets none to the floats behind it either, so they are
+        # redrawn with the integers: Acos(OneHot(Pow(n, x))) with an int n and a float x wants x >= 0
+        # (rejected: the integers alone, which left x's negative elements for good)
+        positional = fixed + floats if not gradient else fixed if (fixed or masks) else floats
         at = blame.by_position(needs, {n: self.leaves.shape(n) for n in positional})
-        if not gradient and self.rejected % 2 == 1:
-            at = {n: self._anywhere(m, sum(c for _, _, c in viol)) for n, m in at.items()}
-        masks.update(at)
+        masks.update(at if gradient else self._aim(at, sum(c for _, _, c in viol)))
         if snap:
             self.leaves.snap(masks)
         else:
@@ -209,6 +222,23 @@ class _Search:
         self.opt = self._optimiser()
         self.redraws += 1
         self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
+
+    def _aim(self, at: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
+        """What a redraw without gradient takes of the elements blamed by position (`at`, for
+        `count` violated elements), in turn while redraws do not make things better:
+
+        - the fine-grained leaves only, those with at least 1 / FAN_OUT as many elements as the
+          largest one (BitwiseOr(a, b) with a of one element, broadcast, and b of 2744: b alone, as
+          redrawing a every time undid all that b's redraws had fixed);
+        - every blamed element (a is the culprit after all);
+        - as many elements as are violated, anywhere in the leaves (see `_anywhere`).
+        """
+        big = max((m.numel() for m in at.values()), default=0)
+        fine = {n: m for n, m in at.items() if m.numel() * FAN_OUT >= big}
+        turns = [fine, at] if len(fine) < len(at) else [at]
+        if self.fruitless % (len(turns) + 1) == len(turns):
+            return {n: self._anywhere(m, count) for n, m in at.items()}
+        return turns[self.fruitless % (len(turns) + 1)]
 
     def _anywhere(self, mask: torch.Tensor, count: int) -> torch.Tensor:
         """About `count` elements (the violated ones; at least one), at random anywhere in the leaf.

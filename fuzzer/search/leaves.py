@@ -18,6 +18,9 @@ from fuzzer.graph.model import Graph, Tensor
 from fuzzer.graph.torch_run import to_numpy
 from fuzzer.spec.dtypes import DType
 
+SMALL = 4  # see small_bounds
+REDRAW_BIAS = 0.5  # see Leaves.redraw
+
 
 def int_bounds(t: Tensor) -> tuple[int, int]:
     """Integers inside the leaf's domain and its dtype's range (the domain's rounded hull if none)."""
@@ -29,17 +32,30 @@ def int_bounds(t: Tensor) -> tuple[int, int]:
     return max(a, int(info.min)), min(b, int(info.max))
 
 
-def draw(t: Tensor, gen: torch.Generator) -> torch.Tensor:
+def small_bounds(lo: int, hi: int) -> tuple[int, int]:
+    """The SMALL * 2 + 1 integers of [lo, hi] nearest 0."""
+    a = min(max(lo, -SMALL), max(hi - 2 * SMALL, lo))
+    return a, min(hi, a + 2 * SMALL)
+
+
+def draw(t: Tensor, gen: torch.Generator, *, small: float = 0.0) -> torch.Tensor:
     """Fresh values for leaf t in its domain: float64 for float leaves, the real dtype otherwise.
 
     Unlike the generator's draw, no special values: they are exact ties and edges on purpose.
+    Integer elements come from the few integers nearest 0 (see `small_bounds`) with probability
+    `small`.
     """
     dt, shape = t.ttype.dtype, tuple(int(s) for s in t.ttype.shape)
     if dt == DType.bool:
         return torch.rand(shape, generator=gen, dtype=torch.float64) < 0.5
     if dt.is_int:
         lo, hi = int_bounds(t)
-        return torch.randint(lo, hi + 1, shape, generator=gen, dtype=torch.int64).to(dt.torch)
+        out = torch.randint(lo, hi + 1, shape, generator=gen, dtype=torch.int64)
+        if small:
+            a, b = small_bounds(lo, hi)
+            near = torch.randint(a, b + 1, shape, generator=gen, dtype=torch.int64)
+            out = torch.where(torch.rand(shape, generator=gen, dtype=torch.float64) < small, near, out)
+        return out.to(dt.torch)
     u = torch.rand(shape, generator=gen, dtype=torch.float64)
     return t.domain.lo + u * (t.domain.hi - t.domain.lo)
 
@@ -105,10 +121,19 @@ class Leaves:
         return tuple(int(s) for s in self.graph.tensors[name].ttype.shape)
 
     def redraw(self, masks: dict[str, torch.Tensor]) -> None:
-        """Draw afresh the elements of the named leaves where their mask is true."""
+        """Draw afresh the elements of the named leaves where their mask is true.
+
+        Integer elements have no gradient to guide them, so a share (REDRAW_BIAS) of their draws
+        comes from the few integers nearest 0: an int8 operand of BitwiseOr that must give a value
+        in [1, 5] lands there once in 50 uniform draws. Rejected: also copying the values of
+        elements that were not blamed (values that work elsewhere), which did not clean more models.
+        """
         for name, mask in sorted(masks.items()):
-            fresh = draw(self.graph.tensors[name], self.gen)
-            old = self.masters[name].detach() if name in self.masters else self.fixed[name]
+            t = self.graph.tensors[name]
+            if name in self.masters:
+                self._set(name, torch.where(mask, draw(t, self.gen), self.masters[name].detach()))
+                continue
+            old, fresh = self.fixed[name], draw(t, self.gen, small=REDRAW_BIAS)
             self._set(name, torch.where(mask, fresh, old))
 
     def snap(self, masks: dict[str, torch.Tensor]) -> None:

@@ -76,3 +76,18 @@ def test_abs_at_zero_gets_a_push() -> None:
     x = c.weight("x", np.full(8, -1.0), DType.float32, Domain(-3.0, 3.0))
     g = c.done(c.op("Log", c.op("Abs", c.op("Elu", x, alpha=0.0))))
     assert search(g, 0, steps=50).success
+
+
+def test_reduce_min_moves_every_element_near_the_minimum() -> None:
+    # regression (search_bench, seed 128): Log(ReduceMin(x)) over hundreds of elements moved one of
+    # them per step
+    t = torch.tensor([0.0, 0.1, 1.0, 0.2, 0.5], dtype=torch.float64, requires_grad=True)
+    attrs = {"_mode": "all", "_axes": [], "_empty_tensor": False, "keepdims": 0}
+    (y,) = runner(get("ReduceMin"), attrs, proxy=True)([t.float()], attrs)
+    assert float(y.detach()) == 0.0
+    (g,) = torch.autograd.grad(y.double(), t)
+    assert g.tolist() == [1.0, 1.0, 0.0, 1.0, 0.0]
+    c = Chain()
+    x = c.input("x", DType.float32, (64, 9), Domain(-3.0, 3.0))
+    g = c.done(c.op("Log", c.op("ReduceMin", x, **attrs)))
+    assert search(g, 0, steps=50).success

@@ -1,0 +1,64 @@
+"""Redraws without gradient (integer leaves, values behind integers): a hill climb that finds narrow
+sets of good integers within the campaign's budget of 50 steps."""
+
+from __future__ import annotations
+
+import torch
+
+from fuzzer.search import search
+from fuzzer.search.leaves import draw, small_bounds
+from fuzzer.spec.base import Domain
+from fuzzer.spec.dtypes import DType
+from tests.fuzzer.search.build import Chain
+
+INT8 = Domain(-128.0, 255.0)
+
+
+def cleaned(graph, seeds: int = 10) -> int:
+    return sum(search(graph, seed, steps=50).success for seed in range(seeds))
+
+
+def test_small_integers_are_the_ones_nearest_zero() -> None:
+    assert small_bounds(-128, 127) == (-4, 4)
+    assert small_bounds(1, 3) == (1, 3)
+    assert small_bounds(20, 200) == (20, 28)
+    assert small_bounds(-200, -20) == (-28, -20)
+    c = Chain()
+    t = c.graph.tensors[c.input("b", DType.int8, (1000,), INT8)]
+    got = draw(t, torch.Generator().manual_seed(0), small=1.0)
+    assert int(got.min()) == -4 and int(got.max()) == 4
+
+
+def test_a_narrow_band_of_integers_behind_two_nodes() -> None:
+    # Acosh(Exp(Cast(b))) with an int8 b needs b in [1, 23]: one in 11 uniform draws. While one Exp
+    # overflows, Acosh is not judged, and values with an overflow looked better than values with
+    # none and the Acosh violations in plain sight: the climb must count those hidden ones
+    c = Chain()
+    b = c.input("b", DType.int8, (256,), INT8)
+    g = c.done(c.op("Acosh", c.op("Exp", c.op("Cast_any", b, to=DType.float32.onnx))))
+    assert cleaned(g) == 10
+
+
+def test_a_broadcast_operand_is_not_redrawn_every_time() -> None:
+    # regression (search_bench, 20 nodes, seed 33, in small): BitwiseOr(a, b) with a of one element
+    # must give values in [1, 23]; a, blamed by every violation, was redrawn every time and undid
+    # what the redraws of b had fixed
+    c = Chain()
+    a = c.input("a", DType.int8, (1,), INT8)
+    b = c.input("b", DType.int8, (256,), INT8)
+    e = c.op("Exp", c.op("Cast_any", c.op("BitwiseOr", a, b), to=DType.float32.onnx))
+    g = c.done(c.op("Acosh", e))
+    assert cleaned(g) == 10
+
+
+def test_floats_behind_a_stuck_node_are_redrawn_with_the_integers() -> None:
+    # regression (search_bench, 30 nodes, seed 42): Acos(Celu(OneHot(Pow(n, x)))) with an int n and
+    # a float x needs x >= 0; only n was redrawn, and x's negative elements stayed
+    c = Chain()
+    n = c.input("n", DType.int32, (1,), Domain(0.5, 3.0))
+    x = c.input("x", DType.float32, (6,), Domain(-3.0, 3.0))
+    h = c.op(
+        "OneHot", c.op("Pow", n, x), axis=0, _depth=1, _dtype="float32", _depth_type="float32", _values=[1.72, -1.5]
+    )
+    g = c.done(c.op("Acos", c.op("Celu", h, alpha=0.951)))
+    assert cleaned(g) == 10
