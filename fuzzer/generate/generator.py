@@ -375,6 +375,7 @@ class Generator:
         changed = None if narrowed else plan.below
         self.values.changed(changed)
         fits = self.values.all_fit(None if changed is None else [*node.inputs, *changed])
+        fits = fits and all(self.values.finite(n) for n in [*node.outputs, *(changed or ())])
         risky = fits and target is not None and not self.values.readers_within(target)
         if risky and not self.values.readers_plausible(target):
             fits = None  # not a risk but a near certainty: taken back always

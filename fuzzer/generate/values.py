@@ -23,6 +23,7 @@ from fuzzer.graph.feasibility import (
     misses,
     node_facts,
     node_requirements,
+    overflows,
 )
 from fuzzer.graph.functions import Range, monotone, preimage
 from fuzzer.graph.model import Graph, Node
@@ -183,6 +184,10 @@ class ValueFacts:
     def readers_within(self, name: str) -> bool:
         """Every value tensor `name` can take meets all its readers' requirements."""
         return all(self.within(name, r) for _, r in self._needs.get(name, []))
+
+    def finite(self, name: str) -> bool:
+        """Tensor `name` may hold finite values (it does not overflow everywhere: see `overflows`)."""
+        return not overflows(self.fact(name), self.graph.tensors[name].ttype.dtype)
 
     def all_fit(self, names: list[str] | None = None) -> bool:
         """Every tensor in `names` (every tensor that has a reader with a requirement, if None) fits."""

@@ -61,6 +61,9 @@ DOMAINS: dict[str, tuple[int, Requirement]] = {
 TO_UINT8 = Requirement(-1.0, 256.0, True, True)
 # ops whose outputs hold every input element (so they keep the inputs' witnesses)
 KEEPS_ALL = LAYOUT | {"Tile"}
+# the largest finite value per float dtype
+MAX_FINITE = {DType.float16: 65504.0, DType.bfloat16: 3.3895313892515355e38, DType.float32: 3.4028234663852886e38}
+MAX_FINITE[DType.float64] = 1.7976931348623157e308
 NONE = (math.inf, -math.inf)  # no witness: "some value <= inf" and "some value >= -inf"
 
 
@@ -209,6 +212,18 @@ def misses(fact: Fact, reqs: list[Requirement], *, strict: bool = False) -> str:
     return ""
 
 
+def overflows(fact: Fact, dt: DType) -> str:
+    """Why every value of a tensor with this fact and dtype is infinite or NaN; "" if one may not be.
+
+    Its range holds no finite number of the dtype: a ReduceProd of 72 values >= 1.54 in float16.
+    """
+    big = MAX_FINITE.get(dt)
+    lo, hi = fact.range
+    if big is None or -big <= hi and lo <= big:
+        return ""
+    return f"its values lie in [{lo:.3g}, {hi:.3g}], beyond {dt.name}'s largest finite {big:.3g}"
+
+
 def needs(graph: Graph) -> dict[str, list[tuple[int, Requirement]]]:
     """For each tensor read by an input with a requirement: (node index, requirement) pairs."""
     out: dict[str, list[tuple[int, Requirement]]] = {}
@@ -222,7 +237,7 @@ def infeasible(graph: Graph) -> dict[int, str]:
     """Nodes (by index) that no values of the leaves make clean, each with the reason.
 
     A tensor read by several ops with requirements must meet all of them at once (Acos and Log of
-    one tensor that lies in [-3, 0]).
+    one tensor that lies in [-3, 0]); a node whose output `overflows` everywhere is not clean either.
     """
     fs = facts(graph)
     out = {}
@@ -235,4 +250,8 @@ def infeasible(graph: Graph) -> dict[int, str]:
             ops = " and ".join(sorted({graph.nodes[i].op for i, _ in reqs}))
             for i, _ in reqs:
                 out.setdefault(i, f"{ops} of {name}: {why}")
+    for i, node in enumerate(graph.nodes):  # a domain missed says more (Log of values <= 0 is -inf)
+        for o in node.outputs:
+            if why := overflows(fs[o], graph.tensors[o].ttype.dtype):
+                out.setdefault(i, f"{node.op} to {o}: {why}")
     return dict(sorted(out.items()))

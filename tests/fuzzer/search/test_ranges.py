@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from fuzzer.generate.values import ValueFacts
 from fuzzer.graph.feasibility import facts, infeasible
 from fuzzer.graph.ranges import ranges
 from fuzzer.search import search
@@ -312,3 +313,18 @@ def test_a_thresholded_relu_with_a_negative_threshold_passes_what_lies_above_it(
     c = Chain()
     t = c.op("ThresholdedRelu", c.input("x", DType.float32, (4,), Domain(-3.0, 0.5)), alpha=-0.5)
     assert ranges(c.done())[t] == (-0.5, 0.5)
+
+
+@pytest.mark.parametrize("dtype, overflows", [(DType.float16, True), (DType.float32, False)])
+def test_a_product_that_overflows_everywhere(dtype: DType, overflows: bool) -> None:
+    # regression (search_bench, 30 nodes, seed 85): a float16 ReduceProd of 72 values >= cosh(1) is
+    # at least 3.7e13, beyond float16's 65504, for any leaves; the generator does not build it
+    c = Chain()
+    x = c.input("x", dtype, (1, 8, 6, 9), WIDE)
+    p = c.op("ReduceProd", c.op("Cosh", c.op("Cosh", x)), **reduce_attrs("axes", (1, 3)))
+    g = c.done()
+    assert list(infeasible(g)) == ([2] if overflows else [])
+    v = ValueFacts(g)
+    for node in g.nodes:
+        v.added(node)
+    assert v.finite(p) != overflows
