@@ -204,7 +204,6 @@ class _Search:
         behind = sorted({leaf for i, _, _ in viol for leaf in self.ancestors[i]})
         fixed = [n for n in behind if n in self.leaves.fixed]
         floats = [n for n in behind if n in self.leaves.masters]
-        needs = [n for _, n, _ in viol]
         masks = {}
         if gradient:
             masks = blame.by_gradient(self._forward().violation_penalty(self.given_up()), self.leaves.masters)
@@ -213,7 +212,11 @@ class _Search:
         # redrawn with the integers: Acos(OneHot(Pow(n, x))) with an int n and a float x wants x >= 0
         # (rejected: the integers alone, which left x's negative elements for good)
         positional = fixed + floats if not gradient else fixed if (fixed or masks) else floats
-        at = blame.by_position(needs, {n: self.leaves.shape(n) for n in positional})
+        at: dict[str, torch.Tensor] = {}
+        for i, need, _ in viol:  # each need blames the leaves behind its own node only
+            mine = {n: self.leaves.shape(n) for n in positional if n in self.ancestors[i]}
+            for n, m in blame.by_position([need], mine).items():
+                at[n] = at[n] | m if n in at else m
         masks.update(at if gradient else self._aim(at, sum(c for _, _, c in viol)))
         if snap:
             self.leaves.snap(masks)

@@ -62,3 +62,19 @@ def test_floats_behind_a_stuck_node_are_redrawn_with_the_integers() -> None:
     )
     g = c.done(c.op("Acos", c.op("Celu", h, alpha=0.951)))
     assert cleaned(g) == 10
+
+
+def test_a_violation_blames_only_the_leaves_behind_its_node() -> None:
+    # regression (search_bench, 30 nodes, seed 228): a violation elsewhere (here Sub(b, b), zero for
+    # any b) blamed every element of a, which it does not depend on, so every redraw drew all of a
+    # afresh and a quarter of it was 0 again
+    c = Chain()
+    a = c.input("a", DType.uint8, (64,), Domain(0.0, 3.0))
+    b = c.input("b", DType.uint8, (1,), Domain(0.0, 3.0))
+    fa = c.op("Cast_any", a, to=DType.float32.onnx)
+    ra = c.op("Reciprocal", fa)
+    rb = c.op("Reciprocal", c.op("Cast_any", c.op("Sub", b, b), to=DType.float32.onnx))
+    g = c.done(ra, rb)
+    r = search(g, 0, steps=25)
+    left = {v.tensor for v in r.violations}
+    assert rb in left and not left & {fa, ra}
