@@ -196,6 +196,7 @@ class _Search:
         that a redraw that made things worse is not built upon: an iterated local search.
         """
         snap = viol is None and self.redraws % 2 == 1
+        before = dict(self.leaves.masters)
         if viol is None:
             if not snap:
                 self.leaves.load(self.best_arrays)
@@ -206,7 +207,10 @@ class _Search:
         floats = [n for n in behind if n in self.leaves.masters]
         masks = {}
         if gradient:
-            masks = blame.by_gradient(self._forward().violation_penalty(self.given_up()), self.leaves.masters)
+            most = sum(c for _, _, c in viol)
+            masks = blame.by_gradient(
+                self._forward().violation_penalty(self.given_up()), self.leaves.masters, most=most
+            )
             masks = {n: m for n, m in masks.items() if bool(m.any())}
         # a node with no gradient at all (stuck) gets none to the floats behind it either, so they are
         # redrawn with the integers: Acos(OneHot(Pow(n, x))) with an int n and a float x wants x >= 0
@@ -222,7 +226,7 @@ class _Search:
             self.leaves.snap(masks)
         else:
             self.leaves.redraw(masks)
-        self.opt = self._optimiser()
+        self.opt = self._carry(self._optimiser(), before, masks)
         self.redraws += 1
         self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
 
@@ -255,6 +259,29 @@ class _Search:
         if not bool(pick.any()) and mask.numel():
             pick.view(-1)[int(torch.randint(mask.numel(), (1,), generator=self.gen))] = True
         return pick
+
+    def _carry(self, opt, before: dict[str, torch.Tensor], moved: dict[str, torch.Tensor]):
+        """`opt` with the step sizes (and last gradient signs) that the current optimiser reached
+        for the float elements a redraw did not touch (`before`: the masters it kept them for).
+
+        Rejected: starting every element over at the initial step, which undid the growth of
+        elements that must travel far (ReduceMin of 549 saturated Erfs, each to cross 0): a redraw
+        every few steps kept them crawling at the first step size for the whole budget.
+        """
+        if not isinstance(self.opt, torch.optim.Rprop):
+            return opt
+        for group in opt.param_groups:
+            (m,) = group["params"]
+            name = next(n for n, v in self.leaves.masters.items() if v is m)
+            old = self.opt.state.get(before.get(name))
+            if not old:
+                continue
+            size, prev = old["step_size"].clone(), old["prev"].clone()
+            if name in moved:
+                touched = moved[name].expand(size.shape)
+                size[touched], prev[touched] = group["lr"], 0.0
+            opt.state[m] = {"step": old["step"].clone(), "prev": prev, "step_size": size}
+        return opt
 
     def _optimiser(self) -> torch.optim.Optimizer | None:
         """Rprop: a step size per element that grows while the gradient keeps its sign and halves

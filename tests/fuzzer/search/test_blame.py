@@ -56,3 +56,15 @@ def test_transposed_and_reshaped_leaves_map_element_for_element() -> None:
     mask = torch.zeros(2, 6, dtype=torch.bool)
     mask[1, 0] = True  # Reshape of a (3, 4) leaf: the order of the elements is kept
     assert positional((3, 4), mask).nonzero().tolist() == [[1, 2]]
+
+
+def test_gradient_blame_behind_a_mixing_op_takes_the_largest_gradients() -> None:
+    # Acos(Relu(LayerNorm(x))): every element has a gradient, and redrawing all of them for a few
+    # violated ones started the search over
+    from fuzzer.search.blame import by_gradient
+
+    x = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    penalty = (x * torch.tensor([0.1, -3.0, 0.2, 2.0, 0.0, 0.1], dtype=torch.float64)).sum()
+    assert by_gradient(penalty, {"x": x})["x"].tolist() == [True, True, True, True, False, True]
+    penalty = (x * torch.tensor([0.1, -3.0, 0.2, 2.0, 0.0, 0.1], dtype=torch.float64)).sum()
+    assert by_gradient(penalty, {"x": x}, most=2)["x"].tolist() == [False, True, False, True, False, False]

@@ -91,3 +91,17 @@ def test_reduce_min_moves_every_element_near_the_minimum() -> None:
     x = c.input("x", DType.float32, (64, 9), Domain(-3.0, 3.0))
     g = c.done(c.op("Log", c.op("ReduceMin", x, **attrs)))
     assert search(g, 0, steps=50).success
+
+
+def test_far_travel_keeps_its_step_sizes_across_redraws() -> None:
+    # regression (search_bench, 20 nodes, seed 128): every element of Erf(-Asinh(Gelu(a) - Asinh(b)))
+    # must cross 0; the minimum's penalty barely moves while they travel, so the search redraws
+    # every few steps, and a fresh optimiser each time kept them at the first step size
+    attrs = {"_mode": "all", "_axes": [], "_empty_tensor": False, "keepdims": 0}
+    c = Chain()
+    a = c.input("a", DType.float32, (61, 9), Domain(0.5, 3.0))
+    b = c.input("b", DType.float32, (61, 9), Domain(-3.0, 3.0))
+    e = c.op("Erf", c.op("Neg", c.op("Asinh", c.op("Sub", c.op("Gelu", a), c.op("Asinh", b)))))
+    m = c.op("ReduceMin", e, **attrs)
+    g = c.done(c.op("ReduceLogSum", m, _mode="all", _axes=[], _empty_tensor=False, keepdims=1))
+    assert all(search(g, seed, steps=50).success for seed in range(3))
