@@ -85,7 +85,10 @@ def monotone(node: Node) -> Callable[[float], float] | None:
         alpha, beta = attr32(a, "alpha", 0.2), attr32(a, "beta", 0.5)
 
         def hard_sigmoid(v: float) -> float:
-            z = alpha * v + beta if math.isfinite(v) or not alpha else math.copysign(1, v * alpha)
+            if not alpha:  # a constant (0 * inf is no NaN here)
+                z = beta
+            else:
+                z = alpha * v + beta if math.isfinite(v) else math.copysign(1, v * alpha)
             return min(max(z, 0), 1)
 
         return clamped(hard_sigmoid)

@@ -279,7 +279,9 @@ def test_monotone_witnesses_follow_the_direction_of_the_function() -> None:
     x = c.input("x", DType.float32, (2, 3), WIDE)
     h = c.op("HardSigmoid", x, alpha=-0.6, beta=-0.3)
     lr = c.op("LeakyRelu", c.op("Exp", x), alpha=0.0)
+    flat = c.op("HardSigmoid", x, alpha=0.0, beta=-0.1)  # regression (property test): NaN witnesses
     fs = facts(c.done())
+    assert fs[flat].range == (0.0, 0.0) and fs[flat].witnesses == (0.0, 0.0)
     assert not fs[h].zero  # regression: its witnesses said some value is <= 0 (the flat top read as a rise)
     assert not any(math.isnan(w) for w in fs[lr].witnesses)
 
