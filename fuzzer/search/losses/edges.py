@@ -27,10 +27,12 @@ def _grid(view: OpView, reason: str, gap: torch.Tensor) -> list[Need]:
     """A knife edge at every integer (or half): past some magnitude the tolerance is wider than the
     spacing (45 in float16, 11 in bfloat16), so every value is near an edge; shrinking is the way out,
     and a distance to the nearest edge has no gradient towards it."""
-    out = _edge(view, reason, gap)
+    rtol, atol = EDGE_TOL[view.in_dtypes[0]]
+    room = (0.45 - atol) / rtol - view.x(0).double().abs()
+    # too large a value is that need's alone: both pushing (one to the far side of the nearest edge,
+    # one towards 0) with equal slopes cancelled out, and such values stayed too large for good
+    out = _edge(view, reason, torch.where(room.detach() < 0, torch.tensor(math.inf, dtype=gap.dtype), gap))
     if out:
-        rtol, atol = EDGE_TOL[view.in_dtypes[0]]
-        room = (0.45 - atol) / rtol - view.x(0).double().abs()
         out.append(
             Need(f"{reason}: too large to stay clear", view.name(0), unless_exact(room, view.exact[0]), edge=True)
         )

@@ -288,3 +288,20 @@ def test_reduce_prod_partial_products_stay_in_range() -> None:
     r = found(g)
     big = np.log(np.maximum(np.abs(r.inputs["x"].astype(np.float64)), 1.0)).sum()
     assert big <= math.log(1e10), big
+
+
+def test_too_large_to_stay_clear_of_the_grid_shrinks() -> None:
+    # regression (search_bench, 20 nodes, seed 463): Floor of a float16 sum above 45, where every
+    # value is near an integer; just above an integer, the push off it (upwards) cancelled the push
+    # towards 0 exactly, and the sum stayed too large
+    import torch
+
+    from fuzzer.search.trace import run
+
+    attrs = {"_mode": "all", "_axes": [], "_empty_tensor": False, "keepdims": 1}
+    c = Chain()
+    x = c.input("x", DType.float16, (48,), WIDE)
+    g = c.done(c.op("Floor", c.op("ReduceSum", c.op("Abs", x), **attrs)))
+    m = torch.full((48,), 60.3 / 48, dtype=torch.float64, requires_grad=True)
+    run(g, {"x": m.half()}, proxy=True).penalty().backward()
+    assert (m.grad > 0).all()
