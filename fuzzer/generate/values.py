@@ -35,6 +35,8 @@ PASS_THROUGH = frozenset(
     {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Expand", "Tile", "Slice", "Identity"}
     | {"DepthToSpace", "SpaceToDepth"}
 )
+# ops whose outputs pass a dtype's largest value from inputs well below it (a float16 ReduceProd)
+GROWING = frozenset({"Exp", "Cosh", "Sinh", "Pow", "ReduceProd"})
 FINITE = 1e4  # where a range is unbounded, a pullback searches this far
 # the share of a computed tensor's finite range that must meet a requirement for a risky read (see
 # SAFE_P) to take it: less, and nearly every element would start out of the domain
@@ -186,7 +188,15 @@ class ValueFacts:
         return all(self.within(name, r) for _, r in self._needs.get(name, []))
 
     def finite(self, name: str) -> bool:
-        """Tensor `name` may hold finite values (it does not overflow everywhere: see `overflows`)."""
+        """Tensor `name` may hold finite values (it does not overflow everywhere: see `overflows`).
+
+        Only outputs of GROWING ops are judged: computing every tensor's fact for this would cost
+        a tenth of generation time, for the rare sum or product of huge values (the search's
+        `infeasible` still judges every tensor).
+        """
+        node = self._producer.get(name)
+        if node is None or get(node.op).op_type not in GROWING:
+            return True
         return not overflows(self.fact(name), self.graph.tensors[name].ttype.dtype)
 
     def all_fit(self, names: list[str] | None = None) -> bool:
