@@ -123,7 +123,8 @@ NEAR_EXTREME = 0.25
 
 
 def extreme(spec: OpSpec, xs: list[torch.Tensor], attrs: dict) -> list[torch.Tensor]:
-    """ReduceMin's or ReduceMax's real output, with a gradient of 1 to every element near the extreme.
+    """ReduceMin's, ReduceMax's or GlobalMaxPool's real output, with a gradient of 1 to every element
+    near the extreme.
 
     The real gradient reaches the extreme element alone, so ReduceLogSum(ReduceMin(Erf(x))) over
     549 elements that all had to rise above 0 moved one element a step (and the next step another):
@@ -133,20 +134,23 @@ def extreme(spec: OpSpec, xs: list[torch.Tensor], attrs: dict) -> list[torch.Ten
     if not (x.requires_grad and x.dim() and attrs.get("_mode") != "noop"):
         return spec.torch(xs, attrs)
     (y,) = spec.torch([x.detach()], attrs)
-    axes = sorted(spec._reduced(x.dim(), attrs))
+    if spec.op_type == "GlobalMaxPool":  # a ReduceMax over the spatial axes
+        axes, keep = list(range(2, x.dim())), True
+    else:
+        axes, keep = sorted(spec._reduced(x.dim(), attrs)), bool(attrs["keepdims"])
     xd = x.double()
     lo, hi = xd.detach().amin(axes, keepdim=True), xd.detach().amax(axes, keepdim=True)
     if spec.op_type == "ReduceMin":
         near = xd.detach() <= lo + NEAR_EXTREME * (hi - lo)
     else:
         near = xd.detach() >= hi - NEAR_EXTREME * (hi - lo)
-    sur = torch.where(near & torch.isfinite(xd), xd, torch.zeros_like(xd)).sum(axes, keepdim=bool(attrs["keepdims"]))
+    sur = torch.where(near & torch.isfinite(xd), xd, torch.zeros_like(xd)).sum(axes, keepdim=keep)
     d = torch.where(torch.isfinite(sur), sur.detach() - sur, torch.zeros_like(sur))
     return [y - d.to(y.dtype)]
 
 
 # op type -> a runner with a surrogate gradient for ops that are not elementwise
-SURROGATES = {"Hardmax": hardmax, "ReduceMin": extreme, "ReduceMax": extreme}
+SURROGATES = {"Hardmax": hardmax, "ReduceMin": extreme, "ReduceMax": extreme, "GlobalMaxPool": extreme}
 
 
 def runner(spec: OpSpec, attrs: dict, *, proxy: bool) -> Callable[[list[torch.Tensor], dict], list[torch.Tensor]]:

@@ -105,3 +105,10 @@ def test_far_travel_keeps_its_step_sizes_across_redraws() -> None:
     m = c.op("ReduceMin", e, **attrs)
     g = c.done(c.op("ReduceLogSum", m, _mode="all", _axes=[], _empty_tensor=False, keepdims=1))
     assert all(search(g, seed, steps=50).success for seed in range(3))
+
+
+def test_global_max_pool_moves_every_element_near_the_maximum() -> None:
+    c = Chain()
+    x = c.input("x", DType.float32, (1, 2, 16, 16), Domain(-3.0, 3.0))
+    g = c.done(c.op("Log", c.op("Neg", c.op("GlobalMaxPool", x))))
+    assert search(g, 0, steps=50).success
