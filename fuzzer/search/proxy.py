@@ -8,8 +8,9 @@ saturating Erf, Tanh and Sigmoid get the identity too.
 The values are bit-identical to the real implementation's, which is why the search can judge its
 own forward pass with the check's margins; the final check still runs the real implementations.
 
-Hardmax gets the gradient of a softmax along its axis (see `hardmax`), ReduceMin and ReduceMax
-one to every element near the extreme (see `extreme`).
+Hardmax gets the gradient of a softmax along its axis (see `hardmax`); ReduceMin, ReduceMax,
+GlobalMaxPool, MaxPool windows and the elementwise Min and Max one to every element near the extreme
+(see `extreme`, `max_pool`, `elementwise_extreme`).
 
 Comparisons and casts to integers have bool or integer outputs, which cannot carry a gradient in
 torch at all; casts between float types differentiate as they are. Values behind a bool or integer
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from fuzzer.spec.base import OpSpec
+from fuzzer.spec.ops.nn_pool import windows
 
 
 def _alpha(a: dict, default: float) -> float:
@@ -149,8 +151,60 @@ def extreme(spec: OpSpec, xs: list[torch.Tensor], attrs: dict) -> list[torch.Ten
     return [y - d.to(y.dtype)]
 
 
+def _near_sum(w: torch.Tensor, dim: int, *, largest: bool, keepdim: bool = False) -> torch.Tensor:
+    """The sum along `dim` of the finite elements of w within NEAR_EXTREME of the range from the
+    maximum (`largest`) or minimum: the surrogate whose gradient `extreme` and friends pass on."""
+    wd = w.detach()
+    finite = torch.isfinite(wd)
+    hi = torch.where(finite, wd, -torch.inf).amax(dim, keepdim=True)
+    lo = torch.where(finite, wd, torch.inf).amin(dim, keepdim=True)
+    near = wd >= hi - NEAR_EXTREME * (hi - lo) if largest else wd <= lo + NEAR_EXTREME * (hi - lo)
+    return torch.where(near & finite, w, torch.zeros_like(w)).sum(dim, keepdim=keepdim)
+
+
+def _with_surrogate(y: torch.Tensor, sur: torch.Tensor) -> torch.Tensor:
+    """y bit for bit, with the gradient of `sur` (none where sur is not finite)."""
+    d = torch.where(torch.isfinite(sur), sur.detach() - sur, torch.zeros_like(sur))
+    return y - d.to(y.dtype)
+
+
+def max_pool(spec: OpSpec, xs: list[torch.Tensor], attrs: dict) -> list[torch.Tensor]:
+    """MaxPool's real output, with a gradient of 1 to every element of a window near its maximum
+    (see `extreme`): Log(Neg(MaxPool(x))) needs every element of a window negative, and the real
+    gradient moved one of them per step."""
+    x = xs[0]
+    (y,) = spec.torch([x.detach()], attrs)
+    if not (x.requires_grad and x.dtype.is_floating_point):
+        return [y]
+    # the spec's own windows, so the taps line up with the real output
+    return [_with_surrogate(y, _near_sum(windows(x.double(), attrs, float("-inf")), -1, largest=True))]
+
+
+def elementwise_extreme(spec: OpSpec, xs: list[torch.Tensor], attrs: dict) -> list[torch.Tensor]:
+    """Min's or Max's real output, with a gradient of 1 to every operand near the extreme of its
+    element (within NEAR_EXTREME of its magnitude, at least 1): the real one reaches the extreme
+    operand alone, so Acosh(Neg(Max(a, b))) moved b only once a had passed it."""
+    (y,) = spec.torch(xs, attrs)
+    if len(xs) < 2 or not any(x.requires_grad for x in xs) or not y.dtype.is_floating_point:
+        return [y]
+    w = torch.stack(torch.broadcast_tensors(*[x.double() for x in xs]))
+    wd, top = w.detach(), y.detach().double()
+    # a few operands have no range to speak of: near is within NEAR_EXTREME of the extreme's magnitude
+    near = (wd - top).abs() <= NEAR_EXTREME * top.abs().clamp(min=1.0)
+    sur = torch.where(near & torch.isfinite(wd), w, torch.zeros_like(w)).sum(0)
+    return [_with_surrogate(y.detach(), sur)]
+
+
 # op type -> a runner with a surrogate gradient for ops that are not elementwise
-SURROGATES = {"Hardmax": hardmax, "ReduceMin": extreme, "ReduceMax": extreme, "GlobalMaxPool": extreme}
+SURROGATES = {
+    "Hardmax": hardmax,
+    "ReduceMin": extreme,
+    "ReduceMax": extreme,
+    "GlobalMaxPool": extreme,
+    "MaxPool": max_pool,
+    "Min": elementwise_extreme,
+    "Max": elementwise_extreme,
+}
 
 
 def runner(spec: OpSpec, attrs: dict, *, proxy: bool) -> Callable[[list[torch.Tensor], dict], list[torch.Tensor]]:

@@ -112,3 +112,33 @@ def test_global_max_pool_moves_every_element_near_the_maximum() -> None:
     x = c.input("x", DType.float32, (1, 2, 16, 16), Domain(-3.0, 3.0))
     g = c.done(c.op("Log", c.op("Neg", c.op("GlobalMaxPool", x))))
     assert search(g, 0, steps=50).success
+
+
+def test_max_pool_moves_every_element_of_a_window_near_its_maximum() -> None:
+    # regression (search_bench, 20 nodes, seed 66): Acosh(Log(Neg(MaxPool(x)))) needs every element
+    # of a window below -e, and the real gradient moved one of them per step
+    attrs = {"kernel_shape": [3], "strides": [1], "pads": [0, 0], "dilations": [1], "ceil_mode": 0}
+    attrs |= {"auto_pad": "NOTSET", "storage_order": None}
+    t = torch.tensor([[[0.0, 0.9, 1.0, -2.0, 0.95]]], dtype=torch.float64, requires_grad=True)
+    (y,) = runner(get("MaxPool"), attrs, proxy=True)([t.float()], attrs)
+    assert y.detach().flatten().tolist() == [1.0, 1.0, 1.0]
+    (g,) = torch.autograd.grad(y.double().sum(), t)
+    assert g.flatten().tolist() == [0.0, 2.0, 3.0, 0.0, 1.0]
+    c = Chain()
+    x = c.input("x", DType.float32, (2, 8, 64), Domain(-3.0, 3.0))
+    p = c.op("MaxPool", x, **(attrs | {"dilations": [2], "pads": [2, 2]}))
+    g = c.done(c.op("Acosh", c.op("Log", c.op("Neg", p))))
+    assert search(g, 0, steps=50).success
+
+
+def test_elementwise_max_moves_every_operand_near_the_maximum() -> None:
+    a = torch.tensor([1.0, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([0.9, -3.0, 2.0], dtype=torch.float64, requires_grad=True)
+    (y,) = runner(get("Max"), {}, proxy=True)([a.float(), b.float()], {})
+    assert y.detach().tolist() == [1.0, 0.0, 2.0]
+    ga, gb = torch.autograd.grad(y.double().sum(), [a, b])
+    assert ga.tolist() == [1.0, 1.0, 1.0] and gb.tolist() == [1.0, 0.0, 1.0]
+    (y,) = runner(get("Min"), {}, proxy=True)([a.float(), b.float()], {})
+    ga, gb = torch.autograd.grad(y.double().sum(), [a, b])
+    assert ga.tolist() == [1.0, 0.0, 1.0] and gb.tolist() == [1.0, 1.0, 1.0]
+
