@@ -24,6 +24,13 @@ from fuzzer.spec.dtypes import DType
 # near 1, which wants x smaller). Rejected: one weight for both, which let the out-of-reach slack
 # push x into Erf's saturation for the whole budget.
 COMFORT = 0.01
+# Below the check's margin the penalty grows a little faster than linearly, its slope from 1 at the
+# margin to 1 + 2 * DEPTH far below: where two hazards pull one value apart with equal slopes
+# (Acosh(Log(x)) wants log(x) from -1.6 up past 1, Tan of the same value pushes it back down off its
+# pole at -pi/2), the deeper violation wins and the value crosses the shallow one's band, which is
+# then behind it. Rejected: a squared hinge, whose slope is unbounded and upset the balance of
+# hazards and knife edges (HAZARD_WEIGHT) far from the margin.
+DEPTH = 0.05
 
 
 @dataclass
@@ -57,9 +64,9 @@ class Need:
         With violated_only, only over the elements below the check's margin.
         """
         gap = self.gap.double()
-        short = COMFORT * torch.relu(_f64(self.search_target()) - gap) + (1 - COMFORT) * torch.relu(
-            _f64(self.margin) - gap
-        )
+        below = torch.relu(_f64(self.margin) - gap)
+        below = below + DEPTH * below * below / (1 + below).detach()
+        short = COMFORT * torch.relu(_f64(self.search_target()) - gap) + (1 - COMFORT) * below
         keep = torch.isfinite(short)
         if violated_only:
             keep = keep & self.violated()

@@ -4,11 +4,12 @@ kinks and exact grid points."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fuzzer.search import search
 from fuzzer.search.losses import Need
-from fuzzer.search.losses.base import COMFORT, dist_to_int
+from fuzzer.search.losses.base import COMFORT, DEPTH, dist_to_int
 from fuzzer.search.margins import HAZARD_WEIGHT
 from fuzzer.search.proxy import runner
 from fuzzer.spec.base import Domain
@@ -35,7 +36,9 @@ def test_an_exact_grid_point_is_pushed_towards_zero() -> None:
 def test_slack_beyond_the_check_margin_pulls_less() -> None:
     need = Need("r", "t", torch.tensor([0.0, 1.5], dtype=torch.float64, requires_grad=True), margin=1.0)
     (g,) = torch.autograd.grad(need.penalty(), need.gap)
-    assert g.tolist() == [-HAZARD_WEIGHT, -HAZARD_WEIGHT * COMFORT]
+    # 1 below the margin: the slope there is 1 + DEPTH (see DEPTH)
+    deep = COMFORT + (1 - COMFORT) * (1 + DEPTH)
+    assert g.tolist() == pytest.approx([-HAZARD_WEIGHT * deep, -HAZARD_WEIGHT * COMFORT])
 
 
 def test_an_unreachable_search_margin_does_not_outpull_a_violation() -> None:
@@ -142,3 +145,12 @@ def test_elementwise_max_moves_every_operand_near_the_maximum() -> None:
     ga, gb = torch.autograd.grad(y.double().sum(), [a, b])
     assert ga.tolist() == [1.0, 0.0, 1.0] and gb.tolist() == [1.0, 1.0, 1.0]
 
+
+def test_a_deep_violation_crosses_a_shallow_one_in_its_way() -> None:
+    # regression (search_bench, 20 nodes, seed 66): Acosh(Log(x)) wants log(x) from -2.7 up past 1,
+    # Tan(Log(x)) pushes it back down off its pole at -pi/2 with the same slope: stuck until a redraw
+    c = Chain()
+    x = c.weight("x", np.linspace(0.05, 0.15, 64), DType.float32, Domain(0.05, 3.0))
+    lg = c.op("Log", x)
+    g = c.done(c.op("Acosh", lg), c.op("Tan", lg))
+    assert search(g, 0, steps=15).success
