@@ -3,8 +3,8 @@
 Invariants: every value lies in its leaf's `Domain` box (the range its consumers asked the
 generator for) and is finite; float leaves are materialised in the graph's real dtype by rounding
 the master, so the values the search sees are exactly the ones it returns. Integer and bool leaves
-take no gradient; they change only when redrawn. Randomness comes only from the torch.Generator
-passed in.
+take no gradient; they change only when redrawn, and float leaves whose domain is a single point
+never change (see Leaves._set). Randomness comes only from the torch.Generator passed in.
 """
 
 from __future__ import annotations
@@ -85,8 +85,15 @@ class Leaves:
         return torch.where(torch.isfinite(v), v, fresh)
 
     def _set(self, name: str, value: torch.Tensor) -> None:
-        if self.graph.tensors[name].ttype.dtype.is_float:
+        """Float leaves become masters, but those whose domain is a single point: held fixed at it,
+        in their real dtype, like integers. As a master such a leaf gave every value behind it a
+        gradient that no step could follow, so violations there counted as movable and were
+        redrawn only when descent stalled, every few steps, rather than at once."""
+        t = self.graph.tensors[name]
+        if t.ttype.dtype.is_float and t.domain.hi > t.domain.lo:
             self.masters[name] = value.double().clone().requires_grad_(True)
+        elif t.ttype.dtype.is_float:
+            self.fixed[name] = torch.full(value.shape, t.domain.lo, dtype=t.ttype.dtype.torch)
         else:
             self.fixed[name] = value
 

@@ -3,6 +3,7 @@ sets of good integers within the campaign's budget of 50 steps."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from fuzzer.search import search
@@ -78,3 +79,13 @@ def test_a_violation_blames_only_the_leaves_behind_its_node() -> None:
     r = search(g, 0, steps=25)
     left = {v.tensor for v in r.violations}
     assert rb in left and not left & {fa, ra}
+
+
+def test_a_float_leaf_fixed_by_its_domain_gives_no_gradient() -> None:
+    # a float weight whose domain is one point cannot move: as a master it made Acosh(Exp(b + w))
+    # look movable, so the int8 b behind it was redrawn only when descent stalled, every few steps
+    c = Chain()
+    b = c.input("b", DType.int8, (256,), INT8)
+    w = c.weight("w", np.zeros(1), DType.float32, Domain(0.0, 0.0))
+    g = c.done(c.op("Acosh", c.op("Exp", c.op("Add", c.op("Cast_any", b, to=DType.float32.onnx), w))))
+    assert cleaned(g, seeds=4) == 4
