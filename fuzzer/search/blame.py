@@ -42,13 +42,19 @@ def by_gradient(penalty: torch.Tensor, masters: dict[str, torch.Tensor], *, most
     return out
 
 
+def one_to_one(shape: tuple[int, ...], mask_shape: tuple[int, ...]) -> bool:
+    """A leaf of `shape` maps element for element onto a mask of `mask_shape` (the same dims but for
+    1s), so positional blame is exact rather than a guess."""
+    return [d for d in shape if d != 1] == [d for d in mask_shape if d != 1]
+
+
 def positional(shape: tuple[int, ...], mask: torch.Tensor) -> torch.Tensor:
     """The elements of a leaf of `shape` that broadcast onto a true element of `mask`.
 
     A leaf that reaches the mask through Squeeze or Unsqueeze (the same dims but for 1s) maps
     element for element. All of them when the shapes line up in neither way.
     """
-    if [d for d in shape if d != 1] == [d for d in mask.shape if d != 1] and mask.numel() == math.prod(shape):
+    if one_to_one(shape, tuple(mask.shape)):
         return mask.reshape(shape)
     ms, ls = [d for d in mask.shape if d != 1], [d for d in shape if d != 1]
     if sorted(ms) == sorted(ls) and len(set(ls)) == len(ls):

@@ -22,6 +22,7 @@ import collections
 import sys
 import time
 
+import numpy as np
 import torch
 
 from fuzzer.graph.feasibility import infeasible
@@ -170,10 +171,14 @@ class _Search:
         int8 b is not judged while one Exp overflows, and values with one overflow (Acosh hidden)
         must not look better than values with none and many Acosh violations. Rejected: `score`,
         by nodes first, which made that a dead end. A redraw that made things better does not count
-        as a try in vain (see MAX_TRIES).
+        as a try in vain (see MAX_TRIES). Of a redraw that made things worse, the integer and bool
+        elements that came good are kept (see `_keep_fixed`).
         """
         count = trace.hidden + sum(c for _, n, c in viol if not n.gap.requires_grad)
         if self.anchor is not None:
+            if count > self.anchor[0] and self._keep_fixed(stuck + [(i, n, 0) for i, n in trace.hidden_needs]):
+                self.fruitless = 0
+                return stuck
             if count > self.anchor[0]:
                 self.leaves.load(self.anchor[1])
                 self.fruitless += 1
@@ -183,6 +188,41 @@ class _Search:
             self.fruitless = 0 if count < self.anchor[0] else self.fruitless + 1
         self.anchor = (count, self.leaves.arrays(), stuck)
         return stuck
+
+    def _keep_fixed(self, viol: list) -> bool:
+        """After a redraw that made things worse overall, go back to the anchor's values but for the
+        redrawn integer and bool elements that no violation in `viol` (hidden ones too) now blames;
+        whether there were such elements (else the values are left alone). The anchor stays, so a
+        later redraw that is worse than it is undone as before.
+
+        Only where blame is exact: behind a violation whose leaves include a redrawn one that does
+        not map onto it element for element (a Pad, a broadcast), nothing is kept. Relu(Pad(b))
+        otherwise kept elements of b that the guess did not blame, and the search never tried
+        elsewhere (see _aim).
+
+        Redrawing every violated element of BitwiseOr(a, b) (a good a, b needing small values) made
+        a quarter of them good and more of them overflow an Exp downstream; undone as a whole,
+        the good ones were lost every time (20 nodes seed 33). Float elements go back: descent moves
+        them. Rejected: judging the mix by another pass, which costs a forward per redraw.
+        """
+        before, now = self.anchor[1], self.leaves.arrays()
+        moved = {n for n in self.leaves.fixed if (now[n] != before[n]).any()}
+        blamed: dict[str, torch.Tensor] = {}
+        guessed: set[str] = set()
+        for i, need, _ in viol:
+            mine = {n: self.leaves.shape(n) for n in self.ancestors[i] if n in self.leaves.fixed}
+            if any(not blame.one_to_one(shape, tuple(need.gap.shape)) for n, shape in mine.items() if n in moved):
+                guessed |= set(mine)
+            for n, m in blame.by_position([need], mine).items():
+                blamed[n] = blamed[n] | m if n in blamed else m
+        mix, kept = dict(before), False
+        for n in sorted(moved - guessed):
+            good = (now[n] != before[n]) & ~blamed.get(n, torch.zeros((), dtype=torch.bool)).numpy()
+            if good.any():
+                mix[n], kept = np.where(good, now[n], before[n]), True
+        if kept:
+            self.leaves.load(mix)
+        return kept
 
     def _redraw(self, viol, *, gradient: bool) -> None:
         """Redraw the leaf elements blamed for `viol` (see `blame`), then restart the optimiser.

@@ -43,6 +43,7 @@ class Trace:
     judged: list[Judged] = field(default_factory=list)
     unjudged: int = 0  # nodes with a non-finite input (downstream of a violation)
     hidden: int = 0  # violated elements of those nodes where their inputs are finite (see _hidden)
+    hidden_needs: list[tuple[int, Need]] = field(default_factory=list)  # their violated needs, by node
 
     def violations(self) -> list[tuple[int, Need, int]]:
         """(node index, need, violating elements) for every violated need."""
@@ -115,13 +116,13 @@ def finite_grad(g: torch.Tensor | None) -> torch.Tensor | None:
     return torch.nan_to_num(g, nan=0.0, posinf=big, neginf=-big)
 
 
-def _hidden(view: OpView) -> int:
-    """The violated elements of a node with a non-finite input, judged on the rest (NaN gaps do not
+def _hidden(view: OpView) -> list[Need]:
+    """The violated needs of a node with a non-finite input, judged on the rest (NaN gaps do not
     count): what a redraw that let one element upstream overflow would hide. Without gradient, as
-    NaN would leak into the backward pass; for counting only (see descent._Search._elitist)."""
+    NaN would leak into the backward pass; for counting and blame only (see descent._Search._elitist)."""
     with torch.no_grad():
         view.xs, view.ys = [x.detach() for x in view.xs], [y.detach() for y in view.ys]
-        return sum(int(n.violated().sum()) for n in needs_of(view))
+        return [n for n in needs_of(view) if bool(n.violated().any())]
 
 
 def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | None = None) -> Trace:
@@ -146,7 +147,9 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
             clean[o] = ok and finite(env[o]) and i not in raised
         if not ok:
             trace.unjudged += 1
-            trace.hidden += _hidden(OpView(node, xs, ys, dts[0], dts[1], in_exact))
+            hidden = _hidden(OpView(node, xs, ys, dts[0], dts[1], in_exact))
+            trace.hidden += sum(int(n.violated().sum()) for n in hidden)
+            trace.hidden_needs += [(i, n) for n in hidden]
             continue
         judged = Judged(i, needs_of(OpView(node, xs, ys, dts[0], dts[1], in_exact)))
         if i in raised and not judged.violated():
