@@ -116,7 +116,8 @@ def pow_(view: OpView) -> list[Need]:
     """Float bases positive (a fractional power of a negative is NaN); integer results off knife edges.
 
     An integer exponent allows any base but 0 under a negative exponent. An integer base cannot
-    move, so a negative one under a fractional exponent has no gradient and is redrawn.
+    move: under a negative one a float exponent is pulled to a whole number (which only a snap hits
+    exactly, see Leaves.snap), under a zero one up to 0, and the base is redrawn when descent stalls.
     """
     x, y = view.x(0).double(), view.x(1).double()
     y_int = not view.is_float(1)
@@ -126,8 +127,14 @@ def pow_(view: OpView) -> list[Need]:
             return [Need("zero base under a negative exponent", view.name(0), gap, pole_margin(view, 0, strict=True))]
         return [above(view, 0, 0.0, "fractional power of a value near or below 0", strict=True)]
     out = []
-    bad = ((x < 0) & (y != torch.round(y))) | ((x == 0) & (y < 0))
-    out.append(Need("integer base out of the exponent's domain", view.name(0), torch.where(bad, -1.0, 1.0), 0.0))
+    if y_int:
+        gap = torch.where((x == 0) & (y < 0), -1.0, 1.0)
+    else:
+        # rejected: no gradient (the node counted as stuck), which left only redraws: of the base,
+        # and uniform ones of the exponent, never whole (30 nodes seed 178)
+        yd = view.x(1).double()
+        gap = torch.where(x < 0, -dist_to_int(yd), torch.where(x == 0, yd, torch.ones_like(yd)))
+    out.append(Need("integer base out of the exponent's domain", view.name(0), gap, 0.0))
     if not y_int:
         # the result is the float power truncated to an integer: away from integers unless exact
         p = torch.pow(x.clamp(min=1e-300), y)

@@ -305,3 +305,14 @@ def test_too_large_to_stay_clear_of_the_grid_shrinks() -> None:
     m = torch.full((48,), 60.3 / 48, dtype=torch.float64, requires_grad=True)
     run(g, {"x": m.half()}, proxy=True).penalty().backward()
     assert (m.grad > 0).all()
+
+
+def test_a_float_exponent_of_a_negative_integer_base_goes_to_a_whole_number() -> None:
+    # regression (search_bench, 30 nodes, seed 178): Pow(BitwiseOr(...), x) with a negative int64
+    # base and a float x in [0, 3] is NaN unless x is whole; without a gradient only redraws of the
+    # base (and uniform redraws of x, never whole) could fix it
+    c = Chain()
+    b = c.weight("b", np.array([-2, -3, -1]), DType.int64, Domain(-3.0, -1.0))
+    x = c.input("x", DType.float64, (3,), Domain(0.0, 3.0))
+    r = found(c.done(c.op("Pow", b, x)), steps=50)
+    assert all(float(v) == round(float(v)) for v in r.inputs["x"])
