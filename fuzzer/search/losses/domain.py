@@ -137,8 +137,10 @@ def pow_(view: OpView) -> list[Need]:
     out.append(Need("integer base out of the exponent's domain", view.name(0), gap, 0.0))
     if not y_int:
         # the result is the float power truncated to an integer: away from integers unless exact
+        # (a whole exponent, or a base of 1 or 0: 1^y and 0^y are exact in every backend; a base of
+        # 0 under a negative exponent is the domain need's)
         p = torch.pow(x.clamp(min=1e-300), y)
-        exact = y == torch.round(y)
+        exact = (y == torch.round(y)) | (x == 1) | (x == 0)
         gap = torch.where(exact, torch.full_like(p, math.inf), dist_to_int(p))
         out.append(Need("power truncated near an integer", view.out_name(), gap, tol(DType.float32, p), edge=True))
     return out

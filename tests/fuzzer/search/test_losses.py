@@ -316,3 +316,12 @@ def test_a_float_exponent_of_a_negative_integer_base_goes_to_a_whole_number() ->
     x = c.input("x", DType.float64, (3,), Domain(0.0, 3.0))
     r = found(c.done(c.op("Pow", b, x)), steps=50)
     assert all(float(v) == round(float(v)) for v in r.inputs["x"])
+
+
+def test_powers_of_an_integer_one_or_zero_are_exact() -> None:
+    # regression (search_bench, seed 457): Pow(ReduceProd(b), x) with b in {-1, 0, 1} and a float x:
+    # 1^x and 0^x are exact in every backend, yet were held off the integer they are
+    c = Chain()
+    b = c.weight("b", np.array([1, 0, 1, 1]), DType.int64, Domain(0.0, 1.0))
+    x = c.input("x", DType.float32, (4,), Domain(0.5, 2.5))
+    found(c.done(c.op("Pow", b, x)), steps=50)
