@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from onnx.reference import ReferenceEvaluator
 
@@ -25,6 +25,7 @@ def build(seed: int, max_nodes: int, **kw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), max_nodes=st.integers(5, 30))
+@example(seed=95099, max_nodes=26)  # regression: an all-NaN MaxPool window made onnx.reference raise
 def test_every_model_is_valid_and_runs(seed: int, max_nodes: int) -> None:
     graph, model, _ = build(seed, max_nodes)
     assert graph.nodes, "no operator could be inserted"
@@ -36,8 +37,9 @@ def test_every_model_is_valid_and_runs(seed: int, max_nodes: int) -> None:
             outs = ReferenceEvaluator(model).run(None, feeds_for(graph, seed))
     except (ZeroDivisionError, ValueError) as e:
         # random (unsearched) values may make an integer divisor zero or an integer exponent negative
-        # inside the graph: a fact about these inputs, not about the model's validity
-        if isinstance(e, ValueError) and "negative integer powers" not in str(e):
+        # inside the graph, or a pooling window all NaN (onnx.reference's MaxPool drops NaNs and then
+        # reduces nothing): a fact about these inputs, not about the model's validity
+        if isinstance(e, ValueError) and not any(m in str(e) for m in ("negative integer powers", "zero-size array")):
             raise
         return
     for name, got in zip(graph.outputs, outs):
