@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fuzzer.graph.model import Graph
+from fuzzer.graph.model import Graph, Node
+from fuzzer.graph.ranges import LAYOUT
 from fuzzer.search.exact import exact_outputs
 from fuzzer.search.losses import Need, OpView, needs_of
 from fuzzer.search.proxy import runner
+from fuzzer.spec.families import Unary
 from fuzzer.spec.registry import get
 
 
@@ -136,23 +138,44 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
     leaves = graph.inputs + graph.weights
     clean = {n: finite(env[n]) for n in leaves}
     exact = {n: torch.ones((), dtype=torch.bool) for n in leaves}
+    source = {n: n for n in leaves}
     trace = Trace(env)
     for i, node in enumerate(graph.nodes):
         xs, ys = [env[n] for n in node.inputs], [env[n] for n in node.outputs]
         dts = [[graph.tensors[n].ttype.dtype for n in names] for names in (node.inputs, node.outputs)]
         in_exact = [exact[n] for n in node.inputs]
         exact.update(zip(node.outputs, exact_outputs(node, xs, ys, in_exact, dts)))
+        sources = [source.get(n, n) for n in node.inputs]
+        source.update(zip(node.outputs, copied_from(node, sources)))
         ok = all(clean[n] for n in node.inputs)
         for o in node.outputs:
             clean[o] = ok and finite(env[o]) and i not in raised
         if not ok:
             trace.unjudged += 1
-            hidden = _hidden(OpView(node, xs, ys, dts[0], dts[1], in_exact))
+            hidden = _hidden(OpView(node, xs, ys, dts[0], dts[1], in_exact, sources))
             trace.hidden += sum(int(n.violated().sum()) for n in hidden)
             trace.hidden_needs += [(i, n) for n in hidden]
             continue
-        judged = Judged(i, needs_of(OpView(node, xs, ys, dts[0], dts[1], in_exact)))
+        judged = Judged(i, needs_of(OpView(node, xs, ys, dts[0], dts[1], in_exact, sources)))
         if i in raised and not judged.violated():
             judged.needs.append(Need(raised[i], node.outputs[0], torch.full((), -1.0, dtype=torch.float64)))
         trace.judged.append(judged)
     return trace
+
+
+# ops whose output elements are copies of their first input's (layout, selection, indexing)
+COPYING = LAYOUT | {"Identity", "Slice", "Tile", "Gather", "GatherElements", "GatherND", "Split"}
+
+
+def copied_from(node: Node, sources: list) -> list:
+    """What each output of `node` is a copy of, elementwise: its first input's source through copying
+    ops, the same deterministic function of it through unary elementwise ops (Exp of a Transpose of x
+    is a copy of Exp of x), else the output itself. Two tensors of one source may hold exactly equal
+    values in every backend; two of different sources only by chance (see losses.edges.compare)."""
+    spec = get(node.op)
+    if spec.op_type in COPYING:
+        return [sources[0]] * len(node.outputs)
+    if isinstance(spec, Unary) and len(node.inputs) == 1:
+        attrs = tuple(sorted((k, repr(v)) for k, v in node.attrs.items()))
+        return [(node.op, attrs, sources[0])]
+    return list(node.outputs)

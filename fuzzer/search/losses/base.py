@@ -93,6 +93,8 @@ class OpView:
     in_dtypes: list[DType]
     out_dtypes: list[DType]
     exact: list[torch.Tensor]
+    # what each input is an elementwise copy of (see trace.copied_from); None: unknown, all distinct
+    sources: list | None = None
 
     @property
     def attrs(self) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""Exactly equal compared values: copies of one source are equal in every backend, values of two
+sources only by rounding. Regression: a float16 Add whose sum (2.6044921875, halfway between two
+float16 neighbours) rounded onto the value it was compared with; ONNX Runtime and OpenVINO rounded the
+other way, and Less came out True there: three false alarms in one campaign."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from fuzzer.graph.onnx_io import to_onnx
+from fuzzer.search import check
+from fuzzer.spec.dtypes import DType
+from tests.fuzzer.search.build import Chain
+
+A, B, C = np.float16(1.267), np.float16(1.338), np.float16(2.605)
+
+
+def test_a_sum_rounding_onto_the_compared_value_is_a_knife_edge() -> None:
+    c = Chain()
+    a, b, x = (c.input(n, DType.float16, (1,)) for n in ("a", "b", "x"))
+    g = c.done(c.op("Less", c.op("Add", a, b), x))
+    feeds = {"a": np.array([A]), "b": np.array([B]), "x": np.array([C])}
+    assert np.float16(A + B) == C  # equal after float16 rounding, not in exact arithmetic
+    assert any(v.reason == "Less of near-equal values" for v in check(g, feeds, {}))
+    # the disagreement itself, with real ONNX Runtime: numpy's (and our reference's) float16 sum is
+    # equal to x, so Less is False; ONNX Runtime's rounds down and says True
+    assert not bool(np.float16(A + B) < C)
+    sess = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"])
+    assert sess.run(None, feeds)[0].tolist() == [True]
+
+
+def test_copies_of_one_source_may_be_equal() -> None:
+    c = Chain()
+    x = c.input("x", DType.float16, (3, 3))
+    g = c.done(c.op("Less", c.op("Exp", x), c.op("Exp", c.op("Transpose", x, perm=[1, 0]))))
+    v = np.array([[0.1, 0.7, -0.4], [1.3, 0.25, 0.9], [-0.8, 0.45, 0.6]], np.float16)
+    assert not check(g, {"x": v}, {})  # the diagonal is equal in every backend
