@@ -85,13 +85,31 @@ def acosh(view: OpView) -> list[Need]:
     return [above(view, 0, 1.0, "acosh of a value near or below 1", strict=False)]
 
 
+# Sin, Cos and Tan reduce their argument modulo pi: in float32 (OpenVINO computes float64 graphs in
+# float32, and fast vector libms reduce in it) the reduction loses about |x| * 2^-24, more than the
+# tolerance past a few thousand; |x| is kept below this. A false alarm: OpenVINO's Tan of a float64
+# 2.8e11 (bench/results/findings-3.json).
+PERIODIC_LIMIT = 1e3
+
+
+def periodic(view: OpView) -> Need:
+    x = view.x(0).double()
+    gap = math.log(PERIODIC_LIMIT) - torch.log(x.abs() + 1e-300)
+    return Need(f"{view.node.op} of a large argument", view.name(0), gap, 0.0, math.log(1.25), edge=True)
+
+
+@loss("Sin", "Cos")
+def sin_cos(view: OpView) -> list[Need]:
+    return [periodic(view)] if view.is_float(0) else []
+
+
 @loss("Tan")
 def tan(view: OpView) -> list[Need]:
     # poles at pi/2 + k*pi; 0.05 away keeps |tan| <= 20 and its derivative (1 + tan^2) moderate
     x = view.x(0).double()
     # an exact value lands on no pole (pi/2 is irrational); the overflow check bounds the result
     gap = unless_exact(dist_to_int(x / math.pi, 0.5) * math.pi, view.exact[0])
-    return [Need("tan near a pole", view.name(0), gap, max(pole(view.in_dtypes[0]), 0.05))]
+    return [Need("tan near a pole", view.name(0), gap, max(pole(view.in_dtypes[0]), 0.05)), periodic(view)]
 
 
 @loss("ReduceLogSum")

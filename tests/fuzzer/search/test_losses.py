@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fuzzer.graph.torch_run import run_torch
-from fuzzer.search import search
+from fuzzer.search import check, search
 from fuzzer.search.losses import table
 from fuzzer.search.margins import EDGE_TOL, pole
 from fuzzer.spec.base import Domain
@@ -325,3 +325,15 @@ def test_powers_of_an_integer_one_or_zero_are_exact() -> None:
     b = c.weight("b", np.array([1, 0, 1, 1]), DType.int64, Domain(0.0, 1.0))
     x = c.input("x", DType.float32, (4,), Domain(0.5, 2.5))
     found(c.done(c.op("Pow", b, x)), steps=50)
+
+
+@pytest.mark.parametrize("op", ["Sin", "Cos", "Tan"])
+def test_periodic_functions_get_moderate_arguments(op: str) -> None:
+    """Regression (bench/results/findings-3.json): OpenVINO's Tan of a float64 2.8e11, computed in
+    float32, came out 2.67 away; argument reduction in float32 loses |x| * 2^-24."""
+    c = Chain()
+    w = c.weight("w", np.full((4,), 2.8e5), DType.float64, domain=Domain(-3e5, 3e5))
+    g = c.done(c.op(op, w))
+    assert any("large argument" in v.reason for v in check(g, {}, dict(g.values)))
+    r = found(g, steps=100)
+    assert np.abs(r.weights["w"]).max() <= 1e3
