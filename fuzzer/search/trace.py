@@ -138,14 +138,14 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
     leaves = graph.inputs + graph.weights
     clean = {n: finite(env[n]) for n in leaves}
     exact = {n: torch.ones((), dtype=torch.bool) for n in leaves}
-    source = {n: n for n in leaves}
+    source = {n: frozenset({n}) for n in leaves}
     trace = Trace(env)
     for i, node in enumerate(graph.nodes):
         xs, ys = [env[n] for n in node.inputs], [env[n] for n in node.outputs]
         dts = [[graph.tensors[n].ttype.dtype for n in names] for names in (node.inputs, node.outputs)]
         in_exact = [exact[n] for n in node.inputs]
         exact.update(zip(node.outputs, exact_outputs(node, xs, ys, in_exact, dts)))
-        sources = [source.get(n, n) for n in node.inputs]
+        sources = [source.get(n, frozenset({n})) for n in node.inputs]
         source.update(zip(node.outputs, copied_from(node, sources)))
         ok = all(clean[n] for n in node.inputs)
         for o in node.outputs:
@@ -163,19 +163,34 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
     return trace
 
 
-# ops whose output elements are copies of their first input's (layout, selection, indexing)
-COPYING = LAYOUT | {"Identity", "Slice", "Tile", "Gather", "GatherElements", "GatherND", "Split"}
+# ops whose output elements are copies of their first input's (layout, indexing, reductions and
+# pools that pick one element)
+COPYING = LAYOUT | {
+    "Identity", "Slice", "Tile", "Gather", "GatherElements", "GatherND", "Split", "Pad", "Trilu",
+    "ReduceMax", "ReduceMin", "MaxPool", "GlobalMaxPool", "TopK",
+}  # fmt: skip
+# ops whose output elements are copies of one of several inputs' (Where: of X and Y)
+SELECTING = {"Max": None, "Min": None, "Concat": None, "Where": (1, 2)}
+# elementwise ops that return some elements unchanged (Relu and Clip inside their range, Abs of x >= 0)
+PASSING = frozenset({"Relu", "Clip", "Abs", "ThresholdedRelu", "LeakyRelu", "PRelu", "Shrink"})
 
 
-def copied_from(node: Node, sources: list) -> list:
-    """What each output of `node` is a copy of, elementwise: its first input's source through copying
-    ops, the same deterministic function of it through unary elementwise ops (Exp of a Transpose of x
-    is a copy of Exp of x), else the output itself. Two tensors of one source may hold exactly equal
-    values in every backend; two of different sources only by chance (see losses.edges.compare)."""
+def copied_from(node: Node, sources: list[frozenset]) -> list[frozenset]:
+    """What each output of `node` may be an elementwise copy of (a set of sources): its first input's
+    through copying ops, any data input's through selecting ops, also its own for ops that pass some
+    elements unchanged, the same deterministic function of each through unary elementwise ops (Exp of a
+    Transpose of x copies Exp of x), else only itself. Two tensors whose sources meet may hold exactly
+    equal values in every backend; others only by chance (see losses.edges.compare)."""
     spec = get(node.op)
+    own = [frozenset({o}) for o in node.outputs]
     if spec.op_type in COPYING:
         return [sources[0]] * len(node.outputs)
+    if spec.op_type in SELECTING:
+        picked = SELECTING[spec.op_type] or range(len(node.inputs))
+        return [frozenset().union(*(sources[k] for k in picked))]
+    if spec.op_type in PASSING:
+        return [own[0] | sources[0]]
     if isinstance(spec, Unary) and len(node.inputs) == 1:
         attrs = tuple(sorted((k, repr(v)) for k, v in node.attrs.items()))
-        return [(node.op, attrs, sources[0])]
-    return list(node.outputs)
+        return [frozenset((node.op, attrs, src) for src in sources[0])]
+    return own

@@ -93,7 +93,7 @@ class OpView:
     in_dtypes: list[DType]
     out_dtypes: list[DType]
     exact: list[torch.Tensor]
-    # what each input is an elementwise copy of (see trace.copied_from); None: unknown, all distinct
+    # what each input may be an elementwise copy of, as sets (see trace.copied_from); None: unknown
     sources: list | None = None
 
     @property

@@ -88,7 +88,7 @@ def compare(view: OpView) -> list[Need]:
     # exactly equal values of one source are copies, equal in every backend; of two sources they are
     # equal by rounding alone (a float16 sum rounding onto the value it is compared with: a false
     # alarm in ONNX Runtime and OpenVINO, whose sum rounded the other way), so still a knife edge
-    if view.sources is not None and view.sources[0] == view.sources[1]:
+    if view.sources is not None and view.sources[0] & view.sources[1]:
         gap = torch.where(a == b, torch.tensor(math.inf, dtype=gap.dtype), gap)
     return [Need(f"{view.node.op} of near-equal values", view.name(0), gap, tol(view.in_dtypes[0], scale), edge=True)]
 

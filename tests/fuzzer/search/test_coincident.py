@@ -36,3 +36,14 @@ def test_copies_of_one_source_may_be_equal() -> None:
     g = c.done(c.op("Less", c.op("Exp", x), c.op("Exp", c.op("Transpose", x, perm=[1, 0]))))
     v = np.array([[0.1, 0.7, -0.4], [1.3, 0.25, 0.9], [-0.8, 0.45, 0.6]], np.float16)
     assert not check(g, {"x": v}, {})  # the diagonal is equal in every backend
+
+
+def test_a_selection_may_equal_what_it_selected() -> None:
+    """Max(a, b) is exactly a wherever a is the larger, in every backend; so is Relu(a) where a > 0."""
+    c = Chain()
+    a, b = c.input("a", DType.float16, (6,)), c.input("b", DType.float16, (6,))
+    c.op("Greater", c.op("Max", a, b), a)
+    c.op("LessOrEqual", c.op("Relu", c.op("Exp", a)), c.op("Exp", a))
+    g = c.done()
+    feeds = {"a": np.linspace(-1, 1, 6).astype(np.float16), "b": np.linspace(1, -1, 6).astype(np.float16)}
+    assert not check(g, feeds, {})
