@@ -290,7 +290,12 @@ NORMALIZATIONS = frozenset({"LayerNormalization", "InstanceNormalization", "Grou
 
 def normalized_count(node: Node, graph: Graph) -> int:
     """How many elements a normalization takes each mean and variance over."""
-    shape = [int(d) for d in graph.tensors[node.inputs[0]].ttype.shape]
+    return group_elements(node, [int(d) for d in graph.tensors[node.inputs[0]].ttype.shape])
+
+
+def group_elements(node: Node, shape) -> int:
+    """How many elements of an input of `shape` a normalization takes each mean and variance over
+    (consecutive in memory: a group is a contiguous block)."""
     op = get(node.op).op_type
     if op == "LayerNormalization":
         return math.prod(shape[node.attrs["_axis"] :])

@@ -22,6 +22,7 @@ import math
 
 import torch
 
+from fuzzer.graph.ranges import group_elements
 from fuzzer.search.losses.base import Need, OpView
 from fuzzer.search.losses.table import loss
 from fuzzer.search.margins import EDGE_TOL
@@ -42,17 +43,6 @@ def statistics_dtype(view: OpView) -> torch.dtype:
     return torch.float64 if view.in_dtypes[0] == DType.float64 else torch.float32
 
 
-def groups(view: OpView) -> torch.Tensor:
-    """The input as (groups, elements per group), in float64."""
-    x = view.x(0).double()
-    op = view.node.op
-    if op.startswith("LayerNormalization"):
-        return x.reshape(math.prod(x.shape[: view.attrs["_axis"]]), -1)
-    if op.startswith("GroupNormalization"):
-        return x.reshape(x.shape[0] * view.attrs["num_groups"], -1)
-    return x.reshape(x.shape[0] * x.shape[1], -1)  # InstanceNormalization
-
-
 @loss("LayerNormalization", "InstanceNormalization", "GroupNormalization")
 def normalization(view: OpView) -> list[Need]:
     need = UNIT_ROUNDOFF[statistics_dtype(view)] / (NOISE * EDGE_TOL[view.out_dtypes[0]][1])
@@ -60,9 +50,11 @@ def normalization(view: OpView) -> list[Need]:
         return []  # float64 values with float32 statistics: float32-accurate at best, nothing to steer
     eps = view.attrs.get("epsilon")
     eps = 1e-5 if eps is None else float(eps)
-    g = groups(view)
-    if g.numel() == 0 or g.shape[-1] == 1:
+    x = view.x(0).double()
+    n = group_elements(view.node, tuple(x.shape))
+    if x.numel() == 0 or n == 1:
         return []  # one element: x - mean is exactly 0 in every backend (ONNX Runtime checked), the output the bias
+    g = x.reshape(-1, n)  # (groups, elements per group)
     mean = g.mean(-1, keepdim=True)
     var = ((g - mean) ** 2).mean(-1)
     square = (g * g).mean(-1)
