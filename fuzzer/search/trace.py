@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import torch
 
 from fuzzer.graph.model import Graph, Node
-from fuzzer.graph.ranges import LAYOUT
-from fuzzer.search.exact import exact_outputs
+from fuzzer.search.exact import MOVING, exact_outputs
 from fuzzer.search.losses import Need, OpView, needs_of
 from fuzzer.search.proxy import runner
+from fuzzer.spec.dtypes import DType
 from fuzzer.spec.families import Unary
 from fuzzer.spec.registry import get
 
@@ -146,7 +146,7 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
         in_exact = [exact[n] for n in node.inputs]
         exact.update(zip(node.outputs, exact_outputs(node, xs, ys, in_exact, dts)))
         sources = [source.get(n, frozenset({n})) for n in node.inputs]
-        source.update(zip(node.outputs, copied_from(node, sources)))
+        source.update(zip(node.outputs, copied_from(node, sources, dts)))
         ok = all(clean[n] for n in node.inputs)
         for o in node.outputs:
             clean[o] = ok and finite(env[o]) and i not in raised
@@ -163,31 +163,24 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
     return trace
 
 
-# ops whose output elements are copies of their first input's (layout, indexing, reductions and
-# pools that pick one element)
-COPYING = LAYOUT | {
-    "Identity", "Slice", "Tile", "Gather", "GatherElements", "GatherND", "Split", "Pad", "Trilu",
-    "ReduceMax", "ReduceMin", "MaxPool", "GlobalMaxPool", "TopK",
-}  # fmt: skip
-# ops whose output elements are copies of one of several inputs' (Where: of X and Y)
-SELECTING = {"Max": None, "Min": None, "Concat": None, "Where": (1, 2)}
+# ops whose output elements are copies of their inputs' (those of the output's dtype): the ops that
+# move values (exact.MOVING: layout, indexing, Concat, Where, max pools) and the other selections
+CHOOSING = MOVING | {"ReduceMin", "TopK", "Max", "Min"}
 # elementwise ops that return some elements unchanged (Relu and Clip inside their range, Abs of x >= 0)
 PASSING = frozenset({"Relu", "Clip", "Abs", "ThresholdedRelu", "LeakyRelu", "PRelu", "Shrink"})
 
 
-def copied_from(node: Node, sources: list[frozenset]) -> list[frozenset]:
-    """What each output of `node` may be an elementwise copy of (a set of sources): its first input's
-    through copying ops, any data input's through selecting ops, also its own for ops that pass some
+def copied_from(node: Node, sources: list[frozenset], dts: list[list[DType]]) -> list[frozenset]:
+    """What each output of `node` may be an elementwise copy of (a set of sources): any input's of the
+    output's dtype (`dts`: input and output dtypes) through choosing ops, also its own for ops that pass some
     elements unchanged, the same deterministic function of each through unary elementwise ops (Exp of a
     Transpose of x copies Exp of x), else only itself. Two tensors whose sources meet may hold exactly
     equal values in every backend; others only by chance (see losses.edges.compare)."""
     spec = get(node.op)
     own = [frozenset({o}) for o in node.outputs]
-    if spec.op_type in COPYING:
-        return [sources[0]] * len(node.outputs)
-    if spec.op_type in SELECTING:
-        picked = SELECTING[spec.op_type] or range(len(node.inputs))
-        return [frozenset().union(*(sources[k] for k in picked))]
+    if spec.op_type in CHOOSING:
+        data = [src for src, dt in zip(sources, dts[0]) if dt == dts[1][0]]
+        return [frozenset().union(*data)] * len(node.outputs)
     if spec.op_type in PASSING:
         return [own[0] | sources[0]]
     if isinstance(spec, Unary) and len(node.inputs) == 1:
