@@ -207,14 +207,12 @@ class _Search:
         """
         before, now = self.anchor[1], self.leaves.arrays()
         moved = {n for n in self.leaves.fixed if (now[n] != before[n]).any()}
-        blamed: dict[str, torch.Tensor] = {}
         guessed: set[str] = set()
         for i, need, _ in viol:
-            mine = {n: self.leaves.shape(n) for n in self.ancestors[i] if n in self.leaves.fixed}
-            if any(not blame.one_to_one(shape, tuple(need.gap.shape)) for n, shape in mine.items() if n in moved):
+            mine = [n for n in self.ancestors[i] if n in self.leaves.fixed]
+            if any(not blame.one_to_one(self.leaves.shape(n), tuple(need.gap.shape)) for n in mine if n in moved):
                 guessed |= set(mine)
-            for n, m in blame.by_position([need], mine).items():
-                blamed[n] = blamed[n] | m if n in blamed else m
+        blamed = self._by_position(viol, self.leaves.fixed)
         mix, kept = dict(before), False
         for n in sorted(moved - guessed):
             good = (now[n] != before[n]) & ~blamed.get(n, torch.zeros((), dtype=torch.bool)).numpy()
@@ -256,11 +254,7 @@ class _Search:
         # redrawn with the integers: Acos(OneHot(Pow(n, x))) with an int n and a float x wants x >= 0
         # (rejected: the integers alone, which left x's negative elements for good)
         positional = fixed + floats if not gradient else fixed if (fixed or masks) else floats
-        at: dict[str, torch.Tensor] = {}
-        for i, need, _ in viol:  # each need blames the leaves behind its own node only
-            mine = {n: self.leaves.shape(n) for n in positional if n in self.ancestors[i]}
-            for n, m in blame.by_position([need], mine).items():
-                at[n] = at[n] | m if n in at else m
+        at = self._by_position(viol, positional)
         masks.update(at if gradient else self._aim(at, sum(c for _, _, c in viol)))
         if snap:
             self.leaves.snap(masks)
@@ -269,6 +263,16 @@ class _Search:
         self.opt = self._carry(self._optimiser(), before, masks)
         self.redraws += 1
         self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
+
+    def _by_position(self, viol: list, names) -> dict[str, torch.Tensor]:
+        """The elements of the leaves `names` that each violation blames by position, merged; a
+        violation blames only the leaves behind its own node."""
+        at: dict[str, torch.Tensor] = {}
+        for i, need, _ in viol:
+            mine = {n: self.leaves.shape(n) for n in names if n in self.ancestors[i]}
+            for n, m in blame.by_position([need], mine).items():
+                at[n] = at[n] | m if n in at else m
+        return at
 
     def _aim(self, at: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
         """What a redraw without gradient takes of the elements blamed by position (`at`, for
