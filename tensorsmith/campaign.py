@@ -387,8 +387,7 @@ class Campaign:
         for folder in self.reducer.done() if self.reducer else []:
             if self.uploader and not uploaded(folder):
                 self._upload(folder)
-        for error in self.reducer.errors[:] if self.reducer else []:
-            self.reducer.errors.remove(error)
+        for error in self.reducer.take_errors() if self.reducer else []:
             self.stats.internal_errors += 1
             self._append("internal_errors.jsonl", {"stage": "reduce", "error": error})
 

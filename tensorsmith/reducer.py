@@ -52,7 +52,7 @@ class BackgroundReducer:
         self._pending = 0  # submitted and not yet done
         self._abort = threading.Event()
         self._procs: dict[str, BackendProcess] = {}  # its own workers, started as findings need them
-        self.errors: list[str] = []  # our own exceptions while reducing (the folder stays as written)
+        self._errors: list[str] = []  # see take_errors
         self._thread = threading.Thread(target=self._loop, name="reducer", daemon=True)
         self._thread.start()
 
@@ -70,6 +70,12 @@ class BackgroundReducer:
         """The folders reduced since the last call, in order."""
         with self._lock:
             out, self._done = self._done, []
+        return out
+
+    def take_errors(self) -> list[str]:
+        """Our own exceptions while reducing since the last call (the folders stay as written)."""
+        with self._lock:
+            out, self._errors = self._errors, []
         return out
 
     def wait_below(self, n: int) -> None:
@@ -108,7 +114,8 @@ class BackgroundReducer:
             except ReductionAborted:
                 pass
             except Exception as e:  # noqa: BLE001  (ours: recorded, the campaign goes on)
-                self.errors.append(f"{folder.name}: {type(e).__name__}: {e}")
+                with self._lock:
+                    self._errors.append(f"{folder.name}: {type(e).__name__}: {e}")
             with self._lock:
                 self._pending -= 1
                 if not self._abort.is_set():
