@@ -7,6 +7,7 @@ keeps NaN out of the backward pass, since a judged node's ancestors are all fini
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -139,6 +140,7 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
     clean = {n: finite(env[n]) for n in leaves}
     exact = {n: torch.ones((), dtype=torch.bool) for n in leaves}
     source = {n: frozenset({n}) for n in leaves}
+    wide = Wide(graph, env)
     trace = Trace(env)
     for i, node in enumerate(graph.nodes):
         xs, ys = [env[n] for n in node.inputs], [env[n] for n in node.outputs]
@@ -147,20 +149,59 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
         exact.update(zip(node.outputs, exact_outputs(node, xs, ys, in_exact, dts)))
         sources = [source.get(n, frozenset({n})) for n in node.inputs]
         source.update(zip(node.outputs, copied_from(node, sources, dts)))
+        view = OpView(node, xs, ys, dts[0], dts[1], in_exact, sources, wide.of(node))
         ok = all(clean[n] for n in node.inputs)
         for o in node.outputs:
             clean[o] = ok and finite(env[o]) and i not in raised
         if not ok:
             trace.unjudged += 1
-            hidden = _hidden(OpView(node, xs, ys, dts[0], dts[1], in_exact, sources))
+            hidden = _hidden(view)
             trace.hidden += sum(int(n.violated().sum()) for n in hidden)
             trace.hidden_needs += [(i, n) for n in hidden]
             continue
-        judged = Judged(i, needs_of(OpView(node, xs, ys, dts[0], dts[1], in_exact, sources)))
+        judged = Judged(i, needs_of(view))
         if i in raised and not judged.violated():
             judged.needs.append(Need(raised[i], node.outputs[0], torch.full((), -1.0, dtype=torch.float64)))
         trace.judged.append(judged)
     return trace
+
+
+class Wide:
+    """Every tensor computed in float64 from the leaves of `env` (the float64 reference's
+    arithmetic, see fuzzer.graph.torch_module), run only when a loss first asks.
+
+    Values equal in the graph's dtypes but not in float64 are equal by rounding alone, so a
+    knife edge; equal in both, they are copies of one value (a Tile, a Relu's 0). See losses.ties.
+    """
+
+    def __init__(self, graph: Graph, env: dict[str, torch.Tensor]) -> None:
+        self.graph, self.env = graph, env
+        self.values: dict[str, torch.Tensor] | None = None
+
+    def of(self, node: Node):
+        """Input k of `node` in float64 (a callable on k, for OpView.wide)."""
+        return lambda k: self.tensor(node.inputs[k])
+
+    def tensor(self, name: str) -> torch.Tensor:
+        if self.values is None:
+            self.values = self._run()
+        return self.values[name]
+
+    def _run(self) -> dict[str, torch.Tensor]:
+        def widen(t: torch.Tensor) -> torch.Tensor:
+            t = t.detach()
+            return t.double() if t.dtype.is_floating_point else t
+
+        leaves = self.graph.inputs + self.graph.weights
+        out = {n: widen(self.env[n]) for n in leaves}
+        with torch.no_grad():
+            for node in self.graph.nodes:
+                try:
+                    ys = get(node.op).torch([out[n] for n in node.inputs], node.attrs)
+                except (RuntimeError, ValueError, ZeroDivisionError):  # judged elsewhere; equal to nothing
+                    ys = [torch.full_like(self.env[o], math.nan, dtype=torch.float64) for o in node.outputs]
+                out.update(zip(node.outputs, (widen(y) for y in ys)))
+        return out
 
 
 # ops whose output elements are copies of their inputs' (those of the output's dtype): the ops that

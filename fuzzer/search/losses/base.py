@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -95,6 +96,8 @@ class OpView:
     exact: list[torch.Tensor]
     # what each input may be an elementwise copy of, as sets (see trace.copied_from); None: unknown
     sources: list | None = None
+    # input k's values computed in float64 from the same leaves (see trace.Wide); None: unknown
+    wide: Callable[[int], torch.Tensor] | None = None
 
     @property
     def attrs(self) -> dict[str, Any]:

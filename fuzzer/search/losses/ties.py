@@ -14,9 +14,10 @@ from fuzzer.search.margins import tol
 from fuzzer.spec.families import norm_axis
 
 
-def sorted_along(x: torch.Tensor, axis: int, descending: bool) -> torch.Tensor:
-    """x sorted along `axis` (differentiable: gradients go back to the sorted elements)."""
-    return torch.sort(x.double(), dim=axis, descending=descending, stable=True).values
+def sorted_along(x: torch.Tensor, axis: int, descending: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """x sorted along `axis` (differentiable: gradients go back to the sorted elements), and the order."""
+    s = torch.sort(x.double(), dim=axis, descending=descending, stable=True)
+    return s.values, s.indices
 
 
 def gaps(view: OpView, axis: int, descending: bool, n: int) -> list[Need]:
@@ -28,12 +29,21 @@ def gaps(view: OpView, axis: int, descending: bool, n: int) -> list[Need]:
     n = min(n, x.shape[axis] - 1)
     if n < 1:
         return []
-    v = sorted_along(x, axis, descending)
+    v, order = sorted_along(x, axis, descending)
     head = v.narrow(axis, 0, n)
     diff = head - v.narrow(axis, 1, n)
-    # an exact tie is a copy (Tile, Expand, Concat of one tensor) or a saturation (Relu's 0), equal
-    # in every backend and broken by the ONNX tie rule; only near-ties are edges
-    gap = torch.where(diff == 0, torch.tensor(math.inf, dtype=diff.dtype), sabs(diff))
+    gap = sabs(diff)
+    tied = diff.detach() == 0
+    if bool(tied.any()) and view.wide is not None:
+        # an exact tie of values equal in float64 too is a copy (Tile, Expand, Concat of one tensor)
+        # or a saturation (Relu's 0), equal in every backend and broken by the ONNX tie rule; equal
+        # only after rounding (a float16 sum onto its neighbour, Tanh's 1.0 of 9 and of 10) it is a
+        # knife edge, as a backend may round the other way
+        w = torch.gather(view.wide(0).expand(x.shape), axis, order)
+        copy = tied & (w.narrow(axis, 0, n) == w.narrow(axis, 1, n))
+        gap = torch.where(copy, torch.tensor(math.inf, dtype=gap.dtype), gap)
+    elif view.wide is None:
+        gap = torch.where(tied, torch.tensor(math.inf, dtype=gap.dtype), gap)  # unknown: taken as copies
     return [Need(f"{view.node.op} tie or near-tie", view.name(0), gap, tol(view.in_dtypes[0], head), edge=True)]
 
 
