@@ -179,6 +179,8 @@ def exact_outputs(
         outs = [outs[0] | (in_exact[0] & (xs[0] == 0))]
     if op in SELECTING and in_dts[0].is_float:
         outs = [outs[0] | SELECTING[op](node, xs, ys[0], in_exact, in_dts[0])]
+    if op == "Resize" and node.attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+        outs = [outs[0] | extrapolated(node, xs, ys[0])]
     return [m if dt.is_float else TRUE for m, dt in zip(outs, out_dts)]
 
 
@@ -267,6 +269,19 @@ def moved(
     args = [(~m).broadcast_to(x.shape) for x, m in zip(xs, in_exact)]
     outs = run_on(node, xs, args, in_dts, ys)
     return combined(node, list(in_exact), ys) if outs is None else [o == 0 for o in outs]
+
+
+def extrapolated(node: Node, xs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """The outputs of a tf_crop_and_resize Resize that sample outside the input: its
+    extrapolation_value, a constant (all of them where the roi lies outside the image). Found by
+    resizing NaN, which reaches every output that samples the input at all."""
+    nan = torch.full_like(xs[0], float("nan"))
+    try:
+        with torch.no_grad():
+            (out,) = get(node.op).torch([nan, *xs[1:]], node.attrs)[:1]
+    except (RuntimeError, TypeError, ValueError):
+        return ~TRUE
+    return ~torch.isnan(out) if out.shape == y.shape else ~TRUE
 
 
 def untouched(

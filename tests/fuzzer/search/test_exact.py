@@ -87,3 +87,36 @@ def test_a_convolution_over_padding_only_is_an_exact_zero_downstream() -> None:
         y = c.op(op, y)
     r = search(c.done(), 359, steps=5)
     assert r.success, [str(v) for v in r.violations]
+
+
+CROP = {  # roi outside the image along axis 2 at the start, and along axis 3 at the end
+    "mode": "linear",
+    "_mode": "linear",
+    "coordinate_transformation_mode": "tf_crop_and_resize",
+    "extrapolation_value": 2.976,
+    "_ax": [2, 3],
+    "axes": [2, 3],
+    "_roi": [(-0.5, 0.25), (0.5, 1.5)],
+    "_scales": None,
+    "_sizes": [3, 6],
+    "_in": [1, 1, 4, 4],
+}
+
+
+def test_extrapolated_outputs_of_a_crop_resize_are_exact() -> None:
+    """Regression: Floor(Resize) whose every output was the float16 extrapolation value 2.977, near
+    3 by the edge tolerance, could not be cleaned (20 nodes, seed 636). Checked against ONNX Runtime:
+    exactly the outputs called exact are the fill."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from fuzzer.graph.onnx_io import to_onnx
+
+    x = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
+    got = masks("Resize", [x], [F], **CROP)
+    assert bool(got.any()) and not bool(got.all())
+    c = Chain()
+    g = c.done(c.op("Resize", c.input("x", F32, (1, 1, 4, 4)), **CROP))
+    sess = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"x": x.numpy()})
+    assert ((y == np.float32(2.976)) == got.numpy()).all()
