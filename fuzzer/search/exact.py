@@ -179,7 +179,8 @@ def exact_outputs(
         outs = [outs[0] | (in_exact[0] & (xs[0] == 0))]
     if op in SELECTING and in_dts[0].is_float:
         outs = [outs[0] | SELECTING[op](node, xs, ys[0], in_exact, in_dts[0])]
-    if op == "Resize" and node.attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+    crop = node.attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize"
+    if op == "Resize" and crop and in_dts[0].is_float:  # integer outputs are exact anyway
         outs = [outs[0] | extrapolated(node, xs, ys[0])]
     return [m if dt.is_float else TRUE for m, dt in zip(outs, out_dts)]
 

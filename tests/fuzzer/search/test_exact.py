@@ -9,6 +9,7 @@ from fuzzer.search import search
 from fuzzer.search.exact import exact_outputs
 from fuzzer.spec.base import Domain
 from fuzzer.spec.dtypes import DType
+from fuzzer.spec.registry import get
 from tests.fuzzer.search.build import Chain
 
 F32 = DType.float32
@@ -16,8 +17,6 @@ T, F = torch.tensor(True), torch.tensor(False)
 
 
 def masks(op: str, xs: list[torch.Tensor], exact: list[torch.Tensor], **attrs) -> torch.Tensor:
-    from fuzzer.spec.registry import get
-
     ys = get(op).torch(xs, attrs)
     node = Node(op, [f"x{i}" for i in range(len(xs))], ["y"], attrs)
     dts = [[F32] * len(xs), [F32] * len(ys)]
@@ -120,3 +119,11 @@ def test_extrapolated_outputs_of_a_crop_resize_are_exact() -> None:
     sess = ort.InferenceSession(to_onnx(g).SerializeToString(), providers=["CPUExecutionProvider"])
     (y,) = sess.run(None, {"x": x.numpy()})
     assert ((y == np.float32(2.976)) == got.numpy()).all()
+
+
+def test_an_integer_crop_resize_is_exact() -> None:
+    """Regression: the extrapolation rule filled an integer input with NaN and raised."""
+    x = torch.arange(16, dtype=torch.uint8).reshape(1, 1, 4, 4)
+    node = Node("Resize", ["x"], ["y"], CROP)
+    (y,) = get("Resize").torch([x], CROP)
+    assert bool(exact_outputs(node, [x], [y], [F], [[DType.uint8], [DType.uint8]])[0].all())
