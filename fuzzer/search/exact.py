@@ -18,7 +18,8 @@ Exactness is a bool mask per tensor (broadcastable to it). The rules, by ONNX op
   input, Max of an exact 1 and a clearly smaller inexact value);
 - INTEGRAL ops round in general, but not on small integers (sums of small integers are exact in
   any order, exp(0) = 1 and sqrt(4) = 2 in every libm): exact where all float inputs and outputs
-  are exact integers of small magnitude;
+  are exact integers of small magnitude (Reciprocal so only of +-1: 1/1 is 1 even where an
+  approximate reciprocal is refined; Div is left out, as x * rcp(y) may miss 6/3 = 2 by an ulp);
 - anything else (Div, means, Softmax, Sigmoid, ...) is inexact. Sigmoid and Tanh saturate to
   integers (sigmoid(40) = 1.0 in float32), which a fast approximation may miss, so they are not
   INTEGRAL.
@@ -85,6 +86,7 @@ INTEGRAL = frozenset(
         "ScatterElements",
         "ScatterND",
         "Mod",
+        "Reciprocal",
         "Pow",
         "LeakyRelu",
         "PRelu",
