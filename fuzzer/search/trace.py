@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from fuzzer.graph.model import Graph, Node
-from fuzzer.search.exact import MOVING, exact_outputs
+from fuzzer.search.exact import IDENTITY_ON_ONE, MOVING, exact_outputs
 from fuzzer.search.losses import Need, OpView, needs_of
 from fuzzer.search.proxy import runner
 from fuzzer.spec.dtypes import DType
@@ -207,8 +207,15 @@ class Wide:
 # ops whose output elements are copies of their inputs' (those of the output's dtype): the ops that
 # move values (exact.MOVING: layout, indexing, Concat, Where, max pools) and the other selections
 CHOOSING = MOVING | {"ReduceMin", "TopK", "Max", "Min"}
-# elementwise ops that return some elements unchanged (Relu and Clip inside their range, Abs of x >= 0)
-PASSING = frozenset({"Relu", "Clip", "Abs", "ThresholdedRelu", "LeakyRelu", "PRelu", "Shrink"})
+# elementwise ops that return some elements unchanged (Relu and Clip inside their range, Abs of x >= 0,
+# Elu and Celu of x > 0)
+PASSING = frozenset({"Relu", "Clip", "Abs", "ThresholdedRelu", "LeakyRelu", "PRelu", "Shrink", "Elu", "Celu"})
+# scatters whose outputs are copies of the data or of the updates unless they reduce by arithmetic
+SCATTERS = frozenset({"ScatterND", "ScatterElements"})
+
+
+def _selects(node: Node) -> bool:
+    return node.attrs.get("reduction") in (None, "none", "min", "max")
 
 
 def copied_from(node: Node, sources: list[frozenset], dts: list[list[DType]]) -> list[frozenset]:
@@ -219,10 +226,11 @@ def copied_from(node: Node, sources: list[frozenset], dts: list[list[DType]]) ->
     equal values in every backend; others only by chance (see losses.edges.compare)."""
     spec = get(node.op)
     own = [frozenset({o}) for o in node.outputs]
-    if spec.op_type in CHOOSING:
+    op = spec.op_type
+    if op in CHOOSING or (op in IDENTITY_ON_ONE and len(node.inputs) == 1) or (op in SCATTERS and _selects(node)):
         data = [src for src, dt in zip(sources, dts[0]) if dt == dts[1][0]]
         return [frozenset().union(*data)] * len(node.outputs)
-    if spec.op_type in PASSING:
+    if op in PASSING:
         return [own[0] | sources[0]]
     if isinstance(spec, Unary) and len(node.inputs) == 1:
         attrs = tuple(sorted((k, repr(v)) for k, v in node.attrs.items()))
