@@ -67,6 +67,12 @@ def mod(view: OpView) -> list[Need]:
         near = unless_exact(dist_to_int(q) * b_safe.abs(), view.exact[0], view.exact[1])
         smooth = (q.abs() < 0.5) if view.attrs.get("fmod") else (a == 0) & view.exact[0]
         near = torch.where(smooth, torch.tensor(math.inf, dtype=near.dtype), near)
+        if view.wide is not None and bool((near.detach() == 0).any()):
+            # an exact multiple in float64 too is one by structure (Mod(x, Neg(x)), Mod(2x, x)): the
+            # remainder is an exact 0 in every backend; only a multiple by rounding is an edge
+            w0, w1 = view.wide(0), view.wide(1)
+            whole = (near.detach() == 0) & (w1 != 0) & (torch.fmod(w0, torch.where(w1 == 0, 1.0, w1)) == 0)
+            near = torch.where(whole, torch.tensor(math.inf, dtype=near.dtype), near)
         out.append(
             Need("dividend near a multiple of the divisor", view.name(0), near, tol(view.in_dtypes[0], a), edge=True)
         )
