@@ -52,7 +52,7 @@ class ValueFacts:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self._memo: dict[str, Fact] = {}  # `zero` by range and witnesses alone
+        self._memo: dict[str, Fact] = {}  # a 0 by rules, range and witnesses alone (see `zero`)
         self._zero: dict[str, bool] = {}  # the full answer, asked only where a reader needs a nonzero
         self._masks: dict[str, Mask] = {}  # where `zero` asked: structural zeros (see fuzzer.graph.zeros)
         self._producer: dict[str, Node] = {}
@@ -154,7 +154,7 @@ class ValueFacts:
             return True
         f = self.fact(name)
         if any(r.nonzero for r in reqs) and not f.zero and self.zero(name):
-            f = Fact(f.range, f.witnesses, True)
+            f = Fact(f.range, f.witnesses, f.points | {0.0})
         return not misses(f, reqs, strict=True)
 
     def within(self, name: str, req: Requirement) -> bool:

@@ -7,11 +7,15 @@ nodes up front; the generator does not build them (see fuzzer.generate.values).
 
 Three facts per tensor (`Fact`): its range (every value lies in [lo, hi], see `ranges`), witnesses
 (some value is <= wlo and some value is >= whi: a softmax over n holds a value <= 1/n, a
-normalization without bias one <= 0), and whether it surely holds an exact 0 (by range and
-witnesses, kept through zero-keeping ops, or where structure alone leaves one: fuzzer.graph.zeros). An op input with a
-`Requirement` (Log's (0, inf), a divisor's "not 0") is infeasible when the range misses it, a
-witness lies outside it, or a required nonzero holds an exact 0. Sound for the ops with rules;
-others get no witnesses and the range (-inf, inf).
+normalization without bias one <= 0), and points, exact values it surely holds (a Hardmax holds 0
+and 1, a Pad its fill; 0 also by range and witnesses, kept through zero-keeping ops, or where
+structure alone leaves one: fuzzer.graph.zeros). Points go through elementwise ops exactly, so
+Atanh(Cos(Hardmax(x))) holds atanh(cos(0)) = atanh(1) = inf, which witnesses, lost at Cos (not
+monotone), cannot see; judgements count points as witnesses too. An op input with a `Requirement`
+(Log's (0, inf), a divisor's "not 0") is infeasible when the range misses it, a witness or point
+lies outside it, or a required nonzero holds an exact 0. Sound for the ops with rules; others get
+no witnesses, no points and the range (-inf, inf). Every claim holds where the tensor and all above
+it are finite (a tensor that is not is no clean value anyway).
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 from fuzzer.graph.functions import monotone
 from fuzzer.graph.model import Graph, Node
-from fuzzer.graph.ranges import LAYOUT, Range, group_size, leaf_range, node_range
+from fuzzer.graph.ranges import LAYOUT, NORMALIZATIONS, Range, group_size, leaf_range, node_range, normalized_count
 from fuzzer.graph.zeros import KEEPING, Mask, any_zero, masks_of
 from fuzzer.spec.dtypes import DType
+from fuzzer.spec.families import Unary
+from fuzzer.spec.ops.softmax import AlongAxis
 from fuzzer.spec.registry import get
 
 
@@ -67,13 +75,30 @@ MAX_FINITE[DType.float64] = 1.7976931348623157e308
 NONE = (math.inf, -math.inf)  # no witness: "some value <= inf" and "some value >= -inf"
 
 
+Points = frozenset[float]
+# points kept per tensor: the smallest, the largest and 0 first (they are what requirements miss)
+MAX_POINTS = 6
+# a point mapped through an elementwise op is run this many times: long enough for torch's
+# vectorised loop and its scalar tail, which may round differently (a point must be exact)
+RUN_LENGTH = 67
+
+
 @dataclass(frozen=True)
 class Fact:
-    """What is known of a tensor's values for any leaf values: range, witnesses, an exact 0."""
+    """What is known of a tensor's values for any leaf values: range, witnesses, points.
+
+    `points` are exact values of the tensor's dtype (as floats) that some element surely equals,
+    whatever the leaves (so they lie in the range and are also witnesses); a handful at most.
+    """
 
     range: Range
     witnesses: Range = NONE
-    zero: bool = False
+    points: Points = frozenset()
+
+    @property
+    def zero(self) -> bool:
+        """It surely holds an exact 0."""
+        return 0.0 in self.points
 
 
 # --- requirements ----------------------------------------------------------------------------------
@@ -112,15 +137,47 @@ def node_requirements(node: Node, graph: Graph) -> dict[int, Requirement]:
 # --- facts -----------------------------------------------------------------------------------------
 def leaf_fact(graph: Graph, name: str) -> Fact:
     r = leaf_range(graph, name)
-    return Fact(r, NONE, r == (0.0, 0.0))
+    return settle(graph, name, r, NONE, frozenset())
 
 
 def node_facts(node: Node, ins: list[Fact], graph: Graph) -> list[Fact]:
-    """The facts of `node`'s outputs from its inputs', where an output's `zero` says only what its
+    """The facts of `node`'s outputs from its inputs', where an output's 0 is only what its rules,
     range and witnesses show (see `keeps_zero` and fuzzer.graph.zeros for the rest)."""
     rs = node_range(node, [f.range for f in ins], graph)
     ws = node_witnesses(node, [f.witnesses for f in ins], [f.range for f in ins], graph)
-    return [Fact(r, w, holds_zero(r, w)) for r, w in zip(rs, ws)]
+    ps = node_points(node, ins, graph)
+    return [settle(graph, o, r, w, p) for o, r, w, p in zip(node.outputs, rs, ws, ps)]
+
+
+def settle(graph: Graph, name: str, r: Range, w: Range, points: Points) -> Fact:
+    """The fact of tensor `name`: points kept to MAX_POINTS; 0 added where range, witnesses and
+    points show one. An empty tensor holds nothing (an empty Hardmax has no 1)."""
+    if not math.prod(int(d) for d in graph.tensors[name].ttype.shape):
+        return Fact(r)
+    # by witnesses only: a point is what the dtype computed, and may lie an ulp outside a range of
+    # real numbers (a point of -1e-8 in a range [0, 1] shows rounding, not an exact 0)
+    return Fact(r, w, capped(points) | {0.0} if holds_zero(r, w) else capped(points))
+
+
+def seen(w: Range, points: Points) -> Range:
+    """Witnesses `w` widened by `points` (each point is a value <= and >= itself).
+
+    Kept apart in `Fact` so that witnesses say what their rules say (a OneHot's on value 1.73, where
+    its point is float32's 1.7300000190734863); only judgements read both.
+    """
+    return (min(w[0], *points), max(w[1], *points)) if points else w
+
+
+def capped(points: Points) -> Points:
+    """At most MAX_POINTS of `points`: 0 and the extremes first (dropping a point is always sound)."""
+    if len(points) <= MAX_POINTS:
+        return points
+    s = sorted(points)
+    keep = list(dict.fromkeys(v for v in (s[0], s[-1], 0.0) if v in points))
+    rest = [v for v in s if v not in keep]
+    while len(keep) < MAX_POINTS:  # then alternately from both ends
+        keep.append(rest.pop(0 if len(keep) % 2 else -1))
+    return frozenset(keep)
 
 
 def keeps_zero(node: Node, in_zero: Callable[[int], bool]) -> bool:
@@ -137,15 +194,18 @@ def facts(graph: Graph) -> dict[str, Fact]:
     out = {n: leaf_fact(graph, n) for n in graph.inputs + graph.weights}
     producer = {o: n for n in graph.nodes for o in n.outputs}
     memo: dict[str, Mask] = {}
+
+    def mask_of(t: str) -> Mask:
+        return masks_of(t, graph, producer.get, memo, lambda u: out[u].range == (0.0, 0.0))
+
     for node in graph.nodes:
         ins = [out[i] for i in node.inputs]
         fs = node_facts(node, ins, graph)
         out.update(zip(node.outputs, fs))
         kept = keeps_zero(node, lambda k: ins[k].zero)  # noqa: B023 (called at once)
         for o, f in zip(node.outputs, fs):
-            mask = masks_of(o, graph, producer.get, memo, lambda t: out[t].range == (0.0, 0.0))
-            if kept or (not f.zero and any_zero(mask)):
-                out[o] = Fact(f.range, f.witnesses, True)
+            if not f.zero and (kept or any_zero(mask_of(o))):
+                out[o] = settle(graph, o, f.range, f.witnesses, f.points | {0.0})
     return out
 
 
@@ -166,6 +226,8 @@ def node_witnesses(node: Node, ins: list[Range], rs: list[Range], graph: Graph) 
         return [(1.0 / n, 1.0 / n)]
     if op == "LogSoftmax" and n:
         return [(-math.log(n), -math.log(n))]
+    if op in NORMALIZATIONS and len(ins) > 2 and normalized_count(node, graph) == 1:
+        return [ins[2]] + [NONE] * (len(node.outputs) - 1)  # the bias, as in node_points
     if op == "Hardmax" and n > 1:
         return [(0.0, 1.0)]
     if op == "Pad" and node.attrs.get("mode") in (None, "constant") and any(p > 0 for p in node.attrs["_pads"]):
@@ -180,6 +242,99 @@ def node_witnesses(node: Node, ins: list[Range], rs: list[Range], graph: Graph) 
         # (x - mean) / std straddles 0 along the normalized dims; a scale of one sign keeps that
         return [(0.0, 0.0)]
     return [NONE] * len(node.outputs)
+
+
+def node_points(node: Node, ins: list[Fact], graph: Graph) -> list[Points]:
+    """Exact values each output of `node` surely holds, by the rules of its op (see `Fact`).
+
+    Rejected: a point wherever a range is a single value (Exp of a constant 1 is e rounded by
+    whichever implementation; a point must be exact), and running any op on NaN inputs to find the
+    outputs that do not depend on them (an op free to map NaN to 0, as a where(x > 0, x, 0) Relu
+    does, would claim a 0 that is not there): only the ops below are run so.
+    """
+    spec, a, n_out = get(node.op), node.attrs, len(node.outputs)
+    op, none = spec.op_type, [frozenset()] * n_out
+    if graph.tensors[node.outputs[0]].ttype.dtype == DType.bool:
+        return none
+    if op in KEEPS_ALL:
+        return [ins[0].points]
+    if op == "Concat":
+        return [frozenset().union(*(f.points for f in ins))]
+    if elementwise(node):
+        return [mapped(node, ins[0].points, graph)]
+    if op == "Hardmax":
+        return [frozenset({0.0, 1.0}) if group_size(node, graph) > 1 else frozenset({1.0})]
+    if op in ("Range", "ConstantOfShape"):  # no operand: the values are those the op makes
+        return [values(spec.torch([], a)[0])]
+    if op == "OneHot" and "_values" in a and -depth(node) <= ins[0].range[0] and ins[0].range[1] < depth(node):
+        # every index hits: the on value is there, and the off value too beside it
+        off, on = (float(torch.tensor(v, dtype=graph.tensors[node.outputs[0]].ttype.dtype.torch)) for v in a["_values"])
+        return [frozenset({on, off} if depth(node) > 1 else {on})]
+    if op in FILLING:
+        return [filled(node, graph)]
+    if op in NORMALIZATIONS and len(ins) > 2 and normalized_count(node, graph) == 1:
+        return [ins[2].points] + none[1:]  # over one element, the output is the bias (ranges.op_range)
+    return none
+
+
+# ops whose outputs are each an input element or a constant fill (a Pad's value, a Trilu's 0, a
+# tf_crop_and_resize Resize's extrapolation_value): `filled` finds the fill by running them on NaN
+FILLING = frozenset({"Pad", "Trilu", "Resize"})
+
+
+def elementwise(node: Node) -> bool:
+    """`node` maps each element of its one operand by itself (Cast included; Softmax, along an axis, not)."""
+    spec = get(node.op)
+    if spec.op_type in ("Cast", "CastLike"):
+        return True
+    return isinstance(spec, Unary) and not isinstance(spec, AlongAxis) and len(node.inputs) == 1
+
+
+def mapped(node: Node, points: Points, graph: Graph) -> Points:
+    """The images of `points` through elementwise `node`, by the spec's own torch implementation in
+    the input's dtype (so rounded as the graph rounds them); non-finite images are dropped (see
+    `Fact`: claims hold where the tensor is finite), and so are images that differ along a run of
+    RUN_LENGTH copies (a vectorised loop and its tail rounding differently)."""
+    if not points:
+        return points
+    dt_in = graph.tensors[node.inputs[0]].ttype.dtype.torch
+    extra = [torch.zeros(1, dtype=graph.tensors[node.inputs[1]].ttype.dtype.torch)] if len(node.inputs) > 1 else []
+    out = set()
+    for v in points:
+        x = torch.full((RUN_LENGTH,), v, dtype=torch.float64).to(dt_in)
+        try:
+            with torch.no_grad():
+                y = get(node.op).torch([x, *extra], node.attrs)[0].double()
+        except (RuntimeError, TypeError, ValueError):
+            return frozenset()
+        if bool(torch.isfinite(y).all()) and bool((y == y[0]).all()):
+            out.add(float(y[0]))
+    return frozenset(out)
+
+
+def filled(node: Node, graph: Graph) -> Points:
+    """The constant fill a FILLING op surely writes: the finite outputs of a run on NaN input (each
+    output either copies an input element, NaN then, or is the fill)."""
+    t = graph.tensors[node.inputs[0]]
+    shape, dt = tuple(int(d) for d in t.ttype.shape), t.ttype.dtype
+    if not dt.is_float and get(node.op).op_type == "Resize":
+        return frozenset()  # a linear Resize of integers rounds a mix of elements: no copy, no fill
+    # integers: the outputs equal in runs on 1 and 2 (no NaN to propagate; Pad and Trilu copy or fill)
+    runs = [math.nan] if dt.is_float else [1, 2]
+    try:
+        with torch.no_grad():
+            ys = [get(node.op).torch([torch.full(shape, v, dtype=dt.torch)], node.attrs)[0] for v in runs]
+    except (RuntimeError, TypeError, ValueError):
+        return frozenset()
+    y = ys[0]
+    return values(y[torch.isfinite(y)] if dt.is_float else y[ys[0] == ys[1]])
+
+
+def values(t: torch.Tensor) -> Points:
+    """The distinct values of `t` that are exact as floats (capped: see `capped`)."""
+    d = t.double().flatten()
+    d = d[torch.isfinite(d) & (d.abs() < 2.0**53)]
+    return capped(frozenset(float(v) for v in torch.unique(d)))
 
 
 def depth(node: Node) -> int:
@@ -199,7 +354,7 @@ def misses(fact: Fact, reqs: list[Requirement], *, strict: bool = False) -> str:
     end excludes it (Log of a LogSoftmax over one element, always 0), or `strict` (the generator's
     choice: values that must hit one exact point are left to the search only where they must be).
     """
-    (lo, hi), w = fact.range, fact.witnesses
+    (lo, hi), w = fact.range, seen(fact.witnesses, fact.points)
     if fact.zero and any(r.nonzero for r in reqs):
         return "it holds an exact 0"
     for r in reqs:

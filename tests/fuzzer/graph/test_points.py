@@ -1,0 +1,90 @@
+"""Points: exact values a tensor surely holds, whatever the leaves."""
+
+from __future__ import annotations
+
+import torch
+
+from fuzzer.generate.values import ValueFacts
+from fuzzer.graph.feasibility import capped, facts, infeasible, input_requirement
+from fuzzer.spec.base import Domain
+from fuzzer.spec.dtypes import DType
+from tests.fuzzer.search.build import Chain
+
+WIDE = Domain(-3.0, 3.0)
+F64, F32, F16 = DType.float64, DType.float32, DType.float16
+
+
+def value_facts(c: Chain) -> ValueFacts:
+    v = ValueFacts(c.graph)
+    for node in c.graph.nodes:
+        v.added(node)
+    return v
+
+
+def test_cos_of_a_hardmax_is_one_and_atanh_of_it_infinite() -> None:
+    # regression (search_bench, 20 nodes, seed 663): Atanh(Cos(Asinh(Hardmax(Exp(x))))) along an
+    # axis of 2 holds atanh(cos(asinh(0))) = atanh(1) for any x; witnesses are lost at Cos
+    c = Chain()
+    h = c.op("Hardmax", c.op("Exp", c.input("x", F64, (3, 2), WIDE)), axis=1)
+    cos = c.op("Cos", c.op("Asinh", h))
+    g = c.done(c.op("Atanh", cos))
+    fs = facts(g)
+    assert fs[h].points == {0.0, 1.0} and fs[cos].points == {
+        1.0,
+        float(torch.tensor(1.0, dtype=torch.float64).asinh().cos()),
+    }
+    assert list(infeasible(g)) == [4]
+    assert not value_facts(c).fits(cos, input_requirement("Atanh", 0))
+
+
+def test_a_hardmax_along_one_element_is_all_ones() -> None:
+    c = Chain()
+    h = c.op("Hardmax", c.input("x", F32, (3, 1), WIDE), axis=1)
+    g = c.done(c.op("Log", c.op("Neg", h)))
+    assert facts(g)[h].points == {1.0} and list(infeasible(g)) == [2]
+
+
+def test_points_are_rounded_as_the_dtype_rounds_them() -> None:
+    # a float16 Pad of 2.57 holds 2.5703125; Exp of it is float16's exp of that
+    c = Chain()
+    x = c.input("x", F16, (2, 3), WIDE)
+    pad = c.op("Pad", x, mode="constant", _pads=[0, 1, 0, 0], _axes=None, _value=2.57, _dtype="float16")
+    e = c.op("Exp", pad)
+    c.done()
+    fs = facts(c.graph)
+    fill = float(torch.tensor(2.57, dtype=torch.float16))
+    assert fs[pad].points == {fill}
+    assert fs[e].points == {float(torch.tensor(fill, dtype=torch.float16).exp())}
+
+
+def test_constants_and_one_hots_hold_their_values() -> None:
+    c = Chain()
+    k = c.op("ConstantOfShape", _shape=[2, 2], _omit=False, _value=-1.5, _dtype="float32")
+    i = c.input("i", DType.int64, (4,), Domain(0.0, 2.0))
+    hot = c.op("OneHot", i, axis=1, _depth=3, _dtype="float32", _depth_type="int64", _values=[0.25, 2.0])
+    miss = c.op("OneHot", i, axis=1, _depth=2, _dtype="float32", _depth_type="int64", _values=[0.25, 2.0])
+    g = c.done(c.op("Sqrt", k), c.op("Acos", hot))
+    fs = facts(g)
+    assert fs[k].points == {-1.5} and fs[hot].points == {0.25, 2.0}
+    assert fs[miss].points == frozenset()  # index 2 may miss a depth of 2: all off then
+    assert list(infeasible(g)) == [3, 4]
+
+
+def test_points_go_through_layout_and_concat_but_not_slices() -> None:
+    c = Chain()
+    h = c.op("Hardmax", c.input("x", F32, (2, 3), WIDE), axis=1)
+    t = c.op("Transpose", h, perm=[1, 0])
+    cat = c.op("Concat", c.op("Exp", c.input("y", F32, (2, 3), WIDE)), h, axis=0)
+    s = c.op("Slice", h, _starts=[0], _ends=[1], _axes=[1], _steps=[1], _itype="int64")
+    c.done()
+    fs = facts(c.graph)
+    assert fs[t].points == fs[cat].points == {0.0, 1.0} and fs[s].points == frozenset()
+
+
+def test_points_are_capped_keeping_zero_and_the_extremes() -> None:
+    got = capped(frozenset(float(v) for v in range(-5, 10)))
+    assert len(got) == 6 and {-5.0, 9.0, 0.0} <= got
+    c = Chain()
+    r = c.op("Range", _shape=[20], _neg=False, _exact=True, _start=-4.0, _limit=16.0, _delta=1.0, _dtype="float32")
+    c.done()
+    assert {-4.0, 15.0, 0.0} <= facts(c.graph)[r].points
