@@ -109,7 +109,7 @@ class ValueFacts:
                 stack.extend(todo)
                 continue
             ins = [self._memo[i] for i in node.inputs]
-            self._memo.update(zip(node.outputs, node_facts(node, ins, self.graph)))
+            self._memo.update(zip(node.outputs, node_facts(node, ins, self.graph, self._mask)))
             stack.pop()
         return self._memo[name]
 

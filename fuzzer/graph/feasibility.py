@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import torch
 
-from fuzzer.graph.functions import monotone
+from fuzzer.graph.functions import attr32, monotone
 from fuzzer.graph.model import Graph, Node
 from fuzzer.graph.ranges import LAYOUT, NORMALIZATIONS, Range, group_size, leaf_range, node_range, normalized_count
-from fuzzer.graph.zeros import KEEPING, Mask, any_zero, masks_of
+from fuzzer.graph.zeros import KEEPING, Mask, any_zero, bias_only, masks_of, reaches_all
 from fuzzer.spec.dtypes import DType
 from fuzzer.spec.families import Unary
 from fuzzer.spec.ops.softmax import AlongAxis
@@ -140,13 +140,20 @@ def leaf_fact(graph: Graph, name: str) -> Fact:
     return settle(graph, name, r, NONE, frozenset())
 
 
-def node_facts(node: Node, ins: list[Fact], graph: Graph) -> list[Fact]:
+def node_facts(node: Node, ins: list[Fact], graph: Graph, mask_of: Callable[[str], Mask] | None = None) -> list[Fact]:
     """The facts of `node`'s outputs from its inputs', where an output's 0 is only what its rules,
-    range and witnesses show (see `keeps_zero` and fuzzer.graph.zeros for the rest)."""
+    range and witnesses show (see `keeps_zero` and fuzzer.graph.zeros for the rest).
+
+    `mask_of(t)`: the structural zeros of input t (fuzzer.graph.zeros), asked only of a biased
+    convolution or Gemm, whose outputs that no product reaches are its bias (see `with_bias`).
+    """
     rs = node_range(node, [f.range for f in ins], graph)
     ws = node_witnesses(node, [f.witnesses for f in ins], [f.range for f in ins], graph)
     ps = node_points(node, ins, graph)
-    return [settle(graph, o, r, w, p) for o, r, w, p in zip(node.outputs, rs, ws, ps)]
+    out = [settle(graph, o, r, w, p) for o, r, w, p in zip(node.outputs, rs, ws, ps)]
+    if mask_of is not None and get(node.op).op_type in BIASED and len(node.inputs) == 3:
+        out[0] = with_bias(node, ins, graph, out[0], mask_of)
+    return out
 
 
 def settle(graph: Graph, name: str, r: Range, w: Range, points: Points) -> Fact:
@@ -200,7 +207,7 @@ def facts(graph: Graph) -> dict[str, Fact]:
 
     for node in graph.nodes:
         ins = [out[i] for i in node.inputs]
-        fs = node_facts(node, ins, graph)
+        fs = node_facts(node, ins, graph, mask_of)
         out.update(zip(node.outputs, fs))
         kept = keeps_zero(node, lambda k: ins[k].zero)  # noqa: B023 (called at once)
         for o, f in zip(node.outputs, fs):
@@ -335,6 +342,32 @@ def values(t: torch.Tensor) -> Points:
     d = t.double().flatten()
     d = d[torch.isfinite(d) & (d.abs() < 2.0**53)]
     return capped(frozenset(float(v) for v in torch.unique(d)))
+
+
+# sums of products with a bias input (k = 2), which the outputs that no product reaches equal
+BIASED = frozenset({"Conv", "ConvTranspose", "Gemm"})
+
+
+def with_bias(node: Node, ins: list[Fact], graph: Graph, fact: Fact, mask_of: Callable[[str], Mask]) -> Fact:
+    """`fact` of a biased convolution or Gemm, sharpened where some outputs are the bias alone.
+
+    Outputs that no product of nonzero factors reaches (a ConvTranspose's pads that crop every
+    position an input reaches, a Conv window over padding only) are 0 + bias, exactly. If all
+    outputs are, the range is the bias's; if those outputs meet every bias element, they hold
+    the bias's witnesses and points. A Gemm only with beta = 1 (beta * C is rounded otherwise).
+    """
+    if get(node.op).op_type == "Gemm" and attr32(node.attrs, "beta", 1.0) != 1.0:
+        return fact
+    only = bias_only(node, graph, [mask_of(i) for i in node.inputs])
+    if only is None:
+        return fact
+    bias, r = ins[2], fact.range
+    if bool(only.all()):
+        r = (max(r[0], bias.range[0]), min(r[1], bias.range[1]))
+    if not reaches_all(node, graph, only):
+        return settle(graph, node.outputs[0], r, fact.witnesses, fact.points)
+    w = (min(fact.witnesses[0], bias.witnesses[0]), max(fact.witnesses[1], bias.witnesses[1]))
+    return settle(graph, node.outputs[0], r, w, fact.points | bias.points)
 
 
 def depth(node: Node) -> int:

@@ -1,4 +1,4 @@
-"""Points: exact values a tensor surely holds, whatever the leaves."""
+"""Points (exact values a tensor surely holds) and outputs that are a bias alone."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from fuzzer.generate.values import ValueFacts
 from fuzzer.graph.feasibility import capped, facts, infeasible, input_requirement
 from fuzzer.spec.base import Domain
 from fuzzer.spec.dtypes import DType
+from fuzzer.spec.registry import get
 from tests.fuzzer.search.build import Chain
 
 WIDE = Domain(-3.0, 3.0)
 F64, F32, F16 = DType.float64, DType.float32, DType.float16
+CONV = dict(group=1, _kernel_attr=True, auto_pad="NOTSET", _terse=False, kernel_shape=[1])
 
 
 def value_facts(c: Chain) -> ValueFacts:
@@ -88,3 +90,62 @@ def test_points_are_capped_keeping_zero_and_the_extremes() -> None:
     r = c.op("Range", _shape=[20], _neg=False, _exact=True, _start=-4.0, _limit=16.0, _delta=1.0, _dtype="float32")
     c.done()
     assert {-4.0, 15.0, 0.0} <= facts(c.graph)[r].points
+
+
+def cropped(c: Chain, bias: str) -> str:
+    """A ConvTranspose whose pads crop every position an input reaches: inputs reach 0 and 3 of 5
+    (stride 3, output padding 1), the pads keep position 4 only, so every output is the bias."""
+    x = c.input("x", F32, (2, 3, 2), WIDE)
+    w = c.input("w", F32, (3, 3, 1), WIDE)
+    attrs = dict(strides=[3], dilations=[1], pads=[4, 0], output_padding=[1], output_shape=None, **CONV)
+    return c.op("ConvTranspose_B", x, w, bias, **attrs)
+
+
+def test_a_transposed_convolution_that_is_its_bias_everywhere() -> None:
+    # regression (search_bench, 20 nodes, seed 578): Asin(Softplus(ConvTranspose_B(x, w,
+    # Cosh(Erf(b))))) is asin of values >= softplus(1) = 1.31 for any values
+    c = Chain()
+    bias = c.op("Cosh", c.op("Erf", c.input("b", F32, (3,), WIDE)))
+    y = cropped(c, bias)
+    soft = c.op("Softplus", y)
+    g = c.done(c.op("Asin", soft))
+    assert facts(g)[y].range == facts(g)[bias].range
+    assert list(infeasible(g)) == [4]
+    assert not value_facts(c).fits(soft, input_requirement("Asin", 0))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):  # and it is the bias, exactly
+        x, w, b = (torch.randn(s, generator=gen) for s in ((2, 3, 2), (3, 3, 1), (3,)))
+        (out,) = get("ConvTranspose_B").torch([x, w, b], g.nodes[2].attrs)
+        assert torch.equal(out, b.reshape(1, 3, 1).expand(2, 3, 1))
+
+
+def test_outputs_over_padding_only_hold_the_bias() -> None:
+    # Conv_B with kernel 1 and pads 1: the two end positions see only padding, so they are the
+    # bias; with a Hardmax bias they hold 0 and 1, and Reciprocal of the output is infinite
+    c = Chain()
+    x, w = c.input("x", F32, (1, 1, 3), WIDE), c.input("w", F32, (2, 1, 1), WIDE)
+    bias = c.op("Hardmax", c.input("b", F32, (2,), WIDE), axis=0)
+    y = c.op("Conv_B", x, w, bias, strides=[1], dilations=[1], pads=[1, 1], **CONV)
+    inner = c.op("Conv_B", x, w, bias, strides=[1], dilations=[1], pads=[0, 0], **CONV)
+    g = c.done(c.op("Reciprocal", y), c.op("Reciprocal", inner))
+    fs = facts(g)
+    assert fs[y].points == {0.0, 1.0} and fs[y].range[1] > 1.0  # not all bias: the range is wider
+    assert fs[inner].points == frozenset()
+    assert list(infeasible(g)) == [3]
+
+
+def test_bias_only_outputs_that_miss_a_channel_give_no_points() -> None:
+    # a grouped Conv_B whose second input channel is a structural zero (padding): output channel 1
+    # is its bias element alone, channel 0 is not, so the bias's 0 and 1 need not both be there
+    c = Chain()
+    a = c.input("a", F32, (1, 1, 3), WIDE)
+    x = c.op("Pad", a, mode="constant", _pads=[0, 0, 0, 0, 1, 0], _axes=None, _value=None, _dtype="float32")
+    w = c.input("w", F32, (2, 1, 1), WIDE)
+    bias = c.op("Hardmax", c.input("b", F32, (2,), WIDE), axis=0)
+    y = c.op("Conv_B", x, w, bias, strides=[1], dilations=[1], pads=[0, 0], **{**CONV, "group": 2})
+    c.done()
+    assert facts(c.graph)[y].points == frozenset()
+    x2 = c.op("Pad", a, mode="constant", _pads=[0, 0, 0, 0, 1, 0], _axes=None, _value=None, _dtype="float32")
+    both = c.op("Conv_B", x2, w, bias, strides=[1], dilations=[1], pads=[1, 0], **{**CONV, "group": 2})
+    c.done()
+    assert facts(c.graph)[both].points == {0.0, 1.0}  # position 0 of channel 0 sees only padding
