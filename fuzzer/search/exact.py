@@ -239,7 +239,15 @@ def _extreme(node, xs, y, in_exact, dt):
     return out
 
 
+def _identity_above_zero(node, xs, y, in_exact, dt):
+    """Elu, Celu, LeakyRelu and PRelu are x for x >= 0 (by a select, or max(0, x) + min(0, ...)):
+    exact where an exact input lies there, as it picks that branch in every backend. Not HardSwish
+    at x >= 3: torch computes x * 6 / 6 there, which may round."""
+    return in_exact[0] & (xs[0].detach().double() >= 0)
+
+
 SELECTING: dict[str, Callable] = {
+    **dict.fromkeys(("Elu", "Celu", "LeakyRelu", "PRelu"), _identity_above_zero),
     "Relu": _relu,
     "ThresholdedRelu": _thresholded_relu,
     "Clip": _clip,

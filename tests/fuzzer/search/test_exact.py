@@ -133,3 +133,13 @@ def test_reciprocal_of_one_is_exact() -> None:
     """Regression: Ceil(Reciprocal(Cast(bool))) must see an exact 1 (20 nodes, seed 557: 168 Ceil
     elements at 1.0 could not be cleaned)."""
     assert masks("Reciprocal", [torch.tensor([1.0, -1.0, 2.0, 3.0])], [T]).tolist() == [True, True, False, False]
+
+
+def test_identity_branches_of_exact_inputs_are_exact() -> None:
+    """Regression (30 nodes, seed 260): Celu of exact positive values, cast to uint8, was a knife
+    edge at every integer; Celu(x) is x for x >= 0 in every backend."""
+    x = torch.tensor([0.37, 2.0, -0.5])
+    for op in ("Elu", "Celu", "LeakyRelu"):
+        assert masks(op, [x], [T]).tolist() == [True, True, False]
+        assert not bool(masks(op, [x], [F]).any())
+    assert masks("PRelu", [x, torch.tensor(0.3)], [T, F]).tolist() == [True, True, False]
