@@ -26,13 +26,11 @@ from dataclasses import dataclass
 
 import torch
 
-from fuzzer.graph.functions import attr32, monotone
+from fuzzer.graph.functions import attr32, elementwise, mapped, monotone
 from fuzzer.graph.model import Graph, Node
 from fuzzer.graph.ranges import LAYOUT, NORMALIZATIONS, Range, group_size, leaf_range, node_range, normalized_count
-from fuzzer.graph.zeros import KEEPING, Mask, any_zero, bias_only, masks_of, reaches_all
+from fuzzer.graph.zeros import FILLING, KEEPING, Mask, any_zero, bias_only, filled, masks_of, reaches_all, values
 from fuzzer.spec.dtypes import DType
-from fuzzer.spec.families import Unary
-from fuzzer.spec.ops.softmax import AlongAxis
 from fuzzer.spec.registry import get
 
 
@@ -78,9 +76,6 @@ NONE = (math.inf, -math.inf)  # no witness: "some value <= inf" and "some value 
 Points = frozenset[float]
 # points kept per tensor: the smallest, the largest and 0 first (they are what requirements miss)
 MAX_POINTS = 6
-# a point mapped through an elementwise op is run this many times: long enough for torch's
-# vectorised loop and its scalar tail, which may round differently (a point must be exact)
-RUN_LENGTH = 67
 
 
 @dataclass(frozen=True)
@@ -272,76 +267,16 @@ def node_points(node: Node, ins: list[Fact], graph: Graph) -> list[Points]:
     if op == "Hardmax":
         return [frozenset({0.0, 1.0}) if group_size(node, graph) > 1 else frozenset({1.0})]
     if op in ("Range", "ConstantOfShape"):  # no operand: the values are those the op makes
-        return [values(spec.torch([], a)[0])]
+        return [capped(values(spec.torch([], a)[0]))]
     if op == "OneHot" and "_values" in a and -depth(node) <= ins[0].range[0] and ins[0].range[1] < depth(node):
         # every index hits: the on value is there, and the off value too beside it
         off, on = (float(torch.tensor(v, dtype=graph.tensors[node.outputs[0]].ttype.dtype.torch)) for v in a["_values"])
         return [frozenset({on, off} if depth(node) > 1 else {on})]
     if op in FILLING:
-        return [filled(node, graph)]
+        return [capped(filled(node, graph))]
     if op in NORMALIZATIONS and len(ins) > 2 and normalized_count(node, graph) == 1:
         return [ins[2].points] + none[1:]  # over one element, the output is the bias (ranges.op_range)
     return none
-
-
-# ops whose outputs are each an input element or a constant fill (a Pad's value, a Trilu's 0, a
-# tf_crop_and_resize Resize's extrapolation_value): `filled` finds the fill by running them on NaN
-FILLING = frozenset({"Pad", "Trilu", "Resize"})
-
-
-def elementwise(node: Node) -> bool:
-    """`node` maps each element of its one operand by itself (Cast included; Softmax, along an axis, not)."""
-    spec = get(node.op)
-    if spec.op_type in ("Cast", "CastLike"):
-        return True
-    return isinstance(spec, Unary) and not isinstance(spec, AlongAxis) and len(node.inputs) == 1
-
-
-def mapped(node: Node, points: Points, graph: Graph) -> Points:
-    """The images of `points` through elementwise `node`, by the spec's own torch implementation in
-    the input's dtype (so rounded as the graph rounds them); non-finite images are dropped (see
-    `Fact`: claims hold where the tensor is finite), and so are images that differ along a run of
-    RUN_LENGTH copies (a vectorised loop and its tail rounding differently)."""
-    if not points:
-        return points
-    dt_in = graph.tensors[node.inputs[0]].ttype.dtype.torch
-    extra = [torch.zeros(1, dtype=graph.tensors[node.inputs[1]].ttype.dtype.torch)] if len(node.inputs) > 1 else []
-    out = set()
-    for v in points:
-        x = torch.full((RUN_LENGTH,), v, dtype=torch.float64).to(dt_in)
-        try:
-            with torch.no_grad():
-                y = get(node.op).torch([x, *extra], node.attrs)[0].double()
-        except (RuntimeError, TypeError, ValueError):
-            return frozenset()
-        if bool(torch.isfinite(y).all()) and bool((y == y[0]).all()):
-            out.add(float(y[0]))
-    return frozenset(out)
-
-
-def filled(node: Node, graph: Graph) -> Points:
-    """The constant fill a FILLING op surely writes: the finite outputs of a run on NaN input (each
-    output either copies an input element, NaN then, or is the fill)."""
-    t = graph.tensors[node.inputs[0]]
-    shape, dt = tuple(int(d) for d in t.ttype.shape), t.ttype.dtype
-    if not dt.is_float and get(node.op).op_type == "Resize":
-        return frozenset()  # a linear Resize of integers rounds a mix of elements: no copy, no fill
-    # integers: the outputs equal in runs on 1 and 2 (no NaN to propagate; Pad and Trilu copy or fill)
-    runs = [math.nan] if dt.is_float else [1, 2]
-    try:
-        with torch.no_grad():
-            ys = [get(node.op).torch([torch.full(shape, v, dtype=dt.torch)], node.attrs)[0] for v in runs]
-    except (RuntimeError, TypeError, ValueError):
-        return frozenset()
-    y = ys[0]
-    return values(y[torch.isfinite(y)] if dt.is_float else y[ys[0] == ys[1]])
-
-
-def values(t: torch.Tensor) -> Points:
-    """The distinct values of `t` that are exact as floats (capped: see `capped`)."""
-    d = t.double().flatten()
-    d = d[torch.isfinite(d) & (d.abs() < 2.0**53)]
-    return capped(frozenset(float(v) for v in torch.unique(d)))
 
 
 # sums of products with a bias input (k = 2), which the outputs that no product reaches equal

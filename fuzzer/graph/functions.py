@@ -1,8 +1,10 @@
-"""Elementwise real functions of the ops: monotone ones, valleys, and preimages through them.
+"""Elementwise functions of the ops: monotone ones, valleys, preimages through them, exact images.
 
 Each maps a float to a float over the reals, clamped to the op's domain (an op applied partly
 outside its domain ranges over the valid part), with overflow going to +-inf. `fuzzer.graph.ranges`
 applies them to the ends of intervals; `fuzzer.generate.values` pulls requirements back through them.
+`mapped` instead runs an op's own implementation on exact values of its dtype (the points of
+fuzzer.graph.feasibility).
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
-from fuzzer.graph.model import Node
+from fuzzer.graph.model import Graph, Node
+from fuzzer.spec.families import Unary
+from fuzzer.spec.ops.softmax import AlongAxis
 from fuzzer.spec.registry import get
 
 Range = tuple[float, float]
@@ -159,3 +164,38 @@ def _edge(test: Callable[[float], bool], lo: float, hi: float, *, rising: bool) 
         else:
             lo = mid
     return hi if rising else lo
+
+
+# a point mapped through an elementwise op is run this many times: long enough for torch's
+# vectorised loop and its scalar tail, which may round differently (a point must be exact)
+RUN_LENGTH = 67
+
+
+def elementwise(node: Node) -> bool:
+    """`node` maps each element of its one operand by itself (Cast included; Softmax, along an axis, not)."""
+    spec = get(node.op)
+    if spec.op_type in ("Cast", "CastLike"):
+        return True
+    return isinstance(spec, Unary) and not isinstance(spec, AlongAxis) and len(node.inputs) == 1
+
+
+def mapped(node: Node, points: frozenset[float], graph: Graph) -> frozenset[float]:
+    """The images of `points` through elementwise `node`, by the spec's own torch implementation in
+    the input's dtype (so rounded as the graph rounds them); non-finite images are dropped
+    (fuzzer.graph.feasibility's claims hold where a tensor is finite), and so are images that differ
+    along a run of RUN_LENGTH copies (a vectorised loop and its tail rounding differently)."""
+    if not points:
+        return points
+    dt_in = graph.tensors[node.inputs[0]].ttype.dtype.torch
+    extra = [torch.zeros(1, dtype=graph.tensors[node.inputs[1]].ttype.dtype.torch)] if len(node.inputs) > 1 else []
+    out = set()
+    for v in points:
+        x = torch.full((RUN_LENGTH,), v, dtype=torch.float64).to(dt_in)
+        try:
+            with torch.no_grad():
+                y = get(node.op).torch([x, *extra], node.attrs)[0].double()
+        except (RuntimeError, TypeError, ValueError):
+            return frozenset()
+        if bool(torch.isfinite(y).all()) and bool((y == y[0]).all()):
+            out.add(float(y[0]))
+    return frozenset(out)

@@ -16,6 +16,9 @@ where, by ONNX op type:
 - anything else: None. A mask is sound up to NaN (0 times inf is NaN, not 0).
 Rejected: running ops on all-ones inputs alone (catches a ConvTranspose's holes, but not what a
 MaxPool or Slice of it keeps).
+Runs on stand-ins also find the outputs of a biased convolution or Gemm that are its bias alone
+(`bias_only`: the bias run as zeros) and the constant fill of a Pad, Trilu or Resize (`filled`:
+run on NaN, what comes out finite is the fill); fuzzer.graph.feasibility draws points from both.
 """
 
 from __future__ import annotations
@@ -110,6 +113,36 @@ def reaches_all(node: Node, graph: Graph, where: torch.Tensor) -> bool:
     if get(node.op).op_type != "Gemm":
         idx = idx.reshape(1, -1, *[1] * (where.dim() - 2))
     return int(torch.unique(idx.broadcast_to(where.shape)[where]).numel()) == math.prod(shape)
+
+
+# ops whose outputs are each an input element or a constant fill (a Pad's value, a Trilu's 0, a
+# tf_crop_and_resize Resize's extrapolation_value): `filled` finds the fill by running them on NaN
+FILLING = frozenset({"Pad", "Trilu", "Resize"})
+
+
+def filled(node: Node, graph: Graph) -> frozenset[float]:
+    """The constant fill a FILLING op surely writes: the finite outputs of a run on NaN input (each
+    output either copies an input element, NaN then, or is the fill)."""
+    t = graph.tensors[node.inputs[0]]
+    shape, dt = tuple(int(d) for d in t.ttype.shape), t.ttype.dtype
+    if not dt.is_float and get(node.op).op_type == "Resize":
+        return frozenset()  # a linear Resize of integers rounds a mix of elements: no copy, no fill
+    # integers: the outputs equal in runs on 1 and 2 (no NaN to propagate; Pad and Trilu copy or fill)
+    runs = [math.nan] if dt.is_float else [1, 2]
+    try:
+        with torch.no_grad():
+            ys = [get(node.op).torch([torch.full(shape, v, dtype=dt.torch)], node.attrs)[0] for v in runs]
+    except (RuntimeError, TypeError, ValueError):
+        return frozenset()
+    y = ys[0]
+    return values(y[torch.isfinite(y)] if dt.is_float else y[ys[0] == ys[1]])
+
+
+def values(t: torch.Tensor) -> frozenset[float]:
+    """The distinct values of `t` that are exact as floats."""
+    d = t.double().flatten()
+    d = d[torch.isfinite(d) & (d.abs() < 2.0**53)]
+    return frozenset(float(v) for v in torch.unique(d))
 
 
 def _every(masks: list[torch.Tensor], shape) -> torch.Tensor:
