@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from fuzzer.graph.model import Node
-from fuzzer.graph.ranges import LAYOUT
+from fuzzer.graph.ranges import LAYOUT, group_elements
 from fuzzer.graph.zeros import KEEPING
 from fuzzer.search.margins import EDGE_TOL
 from fuzzer.spec.dtypes import DType
@@ -147,6 +147,8 @@ EXACT_ON_SINGLETONS = frozenset(
     {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2"}
 )
 TRUE = torch.ones((), dtype=torch.bool)
+# ops whose output is an exact 0 where their input is (elementwise ones, and LRN: x / (...) ** beta)
+KEEPING_ZERO = KEEPING | {"LRN"}
 
 
 def exact_outputs(
@@ -177,7 +179,11 @@ def exact_outputs(
         outs = [~TRUE for _ in ys]
     if op in LINEAR:
         outs = [m | z for m, z in zip(outs, untouched(node, xs, ys, in_dts, in_exact))]
-    if op in KEEPING and in_dts[0].is_float:  # f(0) = 0 in every libm: Gelu, Softsign, Tanh of an exact 0
+    if op == "LayerNormalization" and group_elements(node, tuple(xs[0].shape)) == 1:
+        # x - mean is exactly 0 over one element: the output is the bias, or 0 without one (ONNX
+        # Runtime checked; its InstanceNormalization, x * a + (bias - mean * a), is not exact)
+        outs = [outs[0] | (in_exact[2] if len(xs) > 2 else TRUE)] + outs[1:]
+    if op in KEEPING_ZERO and in_dts[0].is_float:  # f(0) = 0 in every libm: Gelu, Softsign, Tanh of an exact 0
         outs = [outs[0] | (in_exact[0] & (xs[0] == 0))]
     if op in SELECTING and in_dts[0].is_float:
         outs = [outs[0] | SELECTING[op](node, xs, ys[0], in_exact, in_dts[0])]

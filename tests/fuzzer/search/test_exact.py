@@ -143,3 +143,17 @@ def test_identity_branches_of_exact_inputs_are_exact() -> None:
         assert masks(op, [x], [T]).tolist() == [True, True, False]
         assert not bool(masks(op, [x], [F]).any())
     assert masks("PRelu", [x, torch.tensor(0.3)], [T, F]).tolist() == [True, True, False]
+
+
+def test_layer_normalization_of_one_element_and_lrn_of_zero_are_exact() -> None:
+    """Regression (30 nodes, seed 283): Ceil(LRN(LayerNormalization over an axis of length 1)) is
+    Ceil of an exact 0. ONNX Runtime returns exactly the bias (0 without one) there, float32 and
+    float16, optimized or not."""
+    x = torch.tensor([[[[0.3], [1.7], [2.2]]]])
+    ln = {"axis": -1, "_axis": 3, "epsilon": 0.5}
+    assert bool(masks("LayerNormalization_noB", [x, torch.tensor([1.7])], [F, T], **ln).all())
+    assert bool(masks("LayerNormalization_B", [x, torch.tensor([1.7]), torch.tensor([0.1])], [F, F, T], **ln).all())
+    assert not bool(masks("LayerNormalization_B", [x, torch.tensor([1.7]), torch.tensor([0.1])], [F, F, F], **ln).any())
+    z = torch.tensor([[[[0.0], [1.7], [0.0]]]])
+    lrn = {"size": 3, "alpha": 0.5, "beta": 1.0, "bias": 1.0}
+    assert masks("LRN", [z], [T], **lrn).flatten().tolist() == [True, False, True]
