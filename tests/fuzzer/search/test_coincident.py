@@ -77,3 +77,12 @@ def test_a_multiple_by_structure_is_exact_and_one_by_rounding_is_an_edge() -> No
     g = c.done(c.op("Mod", c.op("Add", a, b), x, fmod=1))
     feeds = {"a": np.array([A]), "b": np.array([B]), "x": np.array([C])}
     assert any(v.reason == "dividend near a multiple of the divisor" for v in check(g, feeds, {}))
+
+
+def test_values_equal_in_float64_too_are_equal_by_structure() -> None:
+    """Regression (30 nodes, seed 271): Elu with alpha 0 makes an exact 0 of a negative x, and Sin
+    of it is 0 again; GreaterOrEqual(Sin(y), y) there is equal in every backend, not a knife edge."""
+    c = Chain()
+    y = c.op("Elu", c.op("Neg", c.op("Exp", c.input("x", DType.float32, (4,)))), alpha=0.0)
+    g = c.done(c.op("GreaterOrEqual", c.op("Sin", y), y))
+    assert not check(g, {"x": np.array([0.1, -0.7, 1.3, 0.25], np.float32)}, {})
