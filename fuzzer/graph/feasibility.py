@@ -39,7 +39,9 @@ class Requirement:
     """The values an op input must take: [lo, hi] (open at an end if flagged), and not 0 if `nonzero`.
 
     `nonzero` is also set where 0 lies outside the interval, except for sums (ReduceLogSum of [0, 1]
-    is fine), so that a tensor that must hold an exact 0 is caught before its range is.
+    is fine), so that a tensor that must hold an exact 0 is caught before its range is. A sum's
+    requirement is not `each`: it binds the sums, so one element outside proves nothing (a
+    ReduceLogSum of values that hold a 0 is fine); only the range is judged.
     """
 
     lo: float = -math.inf
@@ -47,13 +49,14 @@ class Requirement:
     open_lo: bool = False
     open_hi: bool = False
     nonzero: bool = False
+    each: bool = True
 
 
 OPEN_POSITIVE = Requirement(0.0, math.inf, True, False, True)
 # op type -> (input position, requirement): the domains the search's loss table enforces
 DOMAINS: dict[str, tuple[int, Requirement]] = {
     "Log": (0, OPEN_POSITIVE),
-    "ReduceLogSum": (0, Requirement(0.0, math.inf, True)),  # a sum of values <= 0 is <= 0
+    "ReduceLogSum": (0, Requirement(0.0, math.inf, True, each=False)),  # a sum of values <= 0 is <= 0
     "Sqrt": (0, Requirement(0.0, math.inf)),
     "Acos": (0, Requirement(-1.0, 1.0)),
     "Asin": (0, Requirement(-1.0, 1.0)),
@@ -326,7 +329,8 @@ def misses(fact: Fact, reqs: list[Requirement], *, strict: bool = False) -> str:
     if fact.zero and any(r.nonzero for r in reqs):
         return "it holds an exact 0"
     for r in reqs:
-        if w[0] < r.lo or (r.open_lo and w[0] <= r.lo) or w[1] > r.hi or (r.open_hi and w[1] >= r.hi):
+        outside = w[0] < r.lo or (r.open_lo and w[0] <= r.lo) or w[1] > r.hi or (r.open_hi and w[1] >= r.hi)
+        if outside and r.each:  # (witnesses and points of elements say nothing of a requirement on sums)
             return f"some of its values lie outside [{r.lo:.3g}, {r.hi:.3g}] (one <= {w[0]:.3g}, one >= {w[1]:.3g})"
         lo, hi = max(lo, r.lo), min(hi, r.hi)
     opened = any(r.open_lo and lo == r.lo or r.open_hi and hi == r.hi for r in reqs)

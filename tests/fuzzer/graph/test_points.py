@@ -149,3 +149,13 @@ def test_bias_only_outputs_that_miss_a_channel_give_no_points() -> None:
     both = c.op("Conv_B", x2, w, bias, strides=[1], dilations=[1], pads=[1, 0], **{**CONV, "group": 2})
     c.done()
     assert facts(c.graph)[both].points == {0.0, 1.0}  # position 0 of channel 0 sees only padding
+
+
+def test_a_sum_may_be_positive_where_an_element_is_zero() -> None:
+    # regression (search_bench seed 196, 20 and 30 nodes, found by the search cleaning a graph said
+    # to be infeasible): ReduceLogSum's requirement binds the sums, so Hardmax's 0 proves nothing
+    c = Chain()
+    h = c.op("Hardmax", c.input("x", F32, (2, 3), WIDE), axis=1)
+    g = c.done(c.op("ReduceLogSum", h, _mode="axes", _axes=[1], _empty_tensor=False, keepdims=1))
+    assert facts(g)[h].zero and infeasible(g) == {}
+    assert value_facts(c).fits(h)
