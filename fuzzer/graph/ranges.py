@@ -221,7 +221,8 @@ def reduction_range(node: Node, r: Range, graph: Graph) -> Range:
 
 
 def product_range(node: Node, ins: list[Range], graph: Graph) -> Range:
-    """The range of a sum of at most `terms` products of one element of each input, plus a bias.
+    """The range of a sum of at most `terms` products of one element of each input, plus a bias
+    (Einsum: of every input; the rest: of the first two).
 
     Convolutions may sum fewer terms (padding) and so reach 0; an all-zero input makes all zeros.
     """
@@ -232,8 +233,6 @@ def product_range(node: Node, ins: list[Range], graph: Graph) -> Range:
         each = product(each, r)
     if each == (0.0, 0.0):
         out = each
-    elif op == "Einsum":
-        return ANY
     else:
         n = float(terms(node, graph))
         each = hull([each, (0.0, 0.0)]) if op in ("Conv", "ConvTranspose") or n == 0 else each
@@ -256,7 +255,23 @@ def terms(node: Node, graph: Graph) -> int:
         return shape[0][0 if a.get("transA") else 1]
     if op == "Conv":  # weights (M, C / group, k...)
         return math.prod(shape[1][1:])
+    if op == "Einsum":
+        return einsum_terms(a["equation"], shape, a.get("_ell") or [0] * len(shape))
     return shape[1][0] // a["group"] * math.prod(shape[1][2:])  # ConvTranspose: (C, M / group, k...)
+
+
+def einsum_terms(equation: str, shapes: list[list[int]], n_ell: list[int]) -> int:
+    """How many products an output of a trace-free Einsum sums: the product of the dims of the
+    letters missing from the output (an implicit output keeps the letters used once). An ellipsis
+    is always in an explicit output (the spec writes it so), so its dims are never summed."""
+    lhs, arrow, out = equation.partition("->")
+    dims: dict[str, int] = {}
+    for term, shp, ne in zip(lhs.split(","), shapes, n_ell):
+        for i, c in enumerate(term.replace("...", "")):
+            dims[c] = shp[ne + i]
+    letters = lhs.replace(",", "").replace(".", "")
+    kept = out if arrow else {c for c in letters if letters.count(c) == 1}
+    return math.prod(n for c, n in dims.items() if c not in kept)
 
 
 def square(r: Range) -> Range:
