@@ -43,6 +43,12 @@ PROGRESS = 0.01  # a relative drop of the penalty that counts as progress (as do
 # a LogSoftmax, Acosh of a Sin) must not keep redrawing leaves that other nodes are descending on
 MAX_TRIES = 30
 SCORE_MAX = (sys.maxsize, sys.maxsize)
+# steps in a row in which no float element moved (every one with a gradient pinned at a bound of its
+# domain, or no gradient at all) after which a stalled descent redraws without waiting out `patience`:
+# the next steps would repeat the same values (20 nodes seed 275: Mod(x, x * (2 + w)) with w pinned
+# at -3 spent 4 steps of 50 on each such wait). Two, not one: Rprop skips the step of an element whose
+# gradient changed sign, and a step where all of them did is not a fixed point.
+FROZEN = 2
 # a leaf with this many times fewer elements than another one blamed (a broadcast one) is left alone
 # by a redraw that aims at the fine-grained leaves (see _Search._aim)
 FAN_OUT = 4
@@ -88,6 +94,7 @@ class _Search:
         self.best_arrays = self.leaves.arrays()
         self.best_penalty, self.best_score = float("inf"), SCORE_MAX  # since the last redraw
         self.stalled = 0
+        self.frozen = 0  # steps in a row that moved no float element (see FROZEN)
         self.redraws = 0
         # (score, values, violations) before the last redraw without gradient, see _elitist
         self.anchor: tuple[int, dict, list] | None = None
@@ -130,9 +137,11 @@ class _Search:
             return
         self.anchor = None
         penalty = trace.penalty(self.given_up())
+        moved = False
         if penalty.requires_grad:
             self.opt.zero_grad(set_to_none=True)
             penalty.backward()
+            before = {n: m.detach().clone() for n, m in self.leaves.masters.items()}
             for m in self.leaves.masters.values():
                 if m.grad is not None:
                     # an infinite gradient keeps its sign (see trace.finite_grad); finite, as Rprop's
@@ -140,12 +149,14 @@ class _Search:
                     torch.nan_to_num_(m.grad, nan=0.0, posinf=1e30, neginf=-1e30)
             self.opt.step()
             self.leaves.project()
+            moved = any(not torch.equal(m.detach(), before[n]) for n, m in self.leaves.masters.items())
         p, sc = float(penalty.detach()), score(trace, viol)
         if p < self.best_penalty * (1 - PROGRESS) or sc < self.best_score:
             self.best_penalty, self.best_score, self.stalled = min(p, self.best_penalty), min(sc, self.best_score), 0
         else:
             self.stalled += 1
-        if self.stalled >= self.patience:
+        self.frozen = 0 if moved else self.frozen + 1
+        if self.stalled >= self.patience or (self.stalled and self.frozen >= FROZEN):
             self._redraw(None, gradient=True)
 
     def given_up(self) -> frozenset[int]:
@@ -233,13 +244,25 @@ class _Search:
         values to integers (see Leaves.snap), and redrawing them from the best values so far, so
         that a redraw that made things worse is not built upon: an iterated local search.
         """
-        snap = viol is None and self.redraws % 2 == 1
         before = dict(self.leaves.masters)
+        if viol is None and self.redraws % 2 == 1:
+            here = [v for v in self._forward().violations() if v[0] not in self.given_up()]
+            masks = self._blame(here, gradient=gradient)
+            if self.leaves.snap(masks):
+                self._restart(here, before, masks)
+                return
+            # nothing to round: the blamed elements are whole already (often pinned at a bound of their
+            # domain, where descent pushed them), and a snap would only wait out another `patience`
+            # steps on the same values; redraw them now instead
         if viol is None:
-            if not snap:
-                self.leaves.load(self.best_arrays)
+            self.leaves.load(self.best_arrays)
             viol = [v for v in self._forward().violations() if v[0] not in self.given_up()]
-        self.tries.update({i for i, _, _ in viol})
+        masks = self._blame(viol, gradient=gradient)
+        self.leaves.redraw(masks)
+        self._restart(viol, before, masks)
+
+    def _blame(self, viol: list, *, gradient: bool) -> dict[str, torch.Tensor]:
+        """The leaf elements to redraw or snap for `viol`: by gradient and position (see `_redraw`)."""
         behind = sorted({leaf for i, _, _ in viol for leaf in self.ancestors[i]})
         fixed = [n for n in behind if n in self.leaves.fixed]
         floats = [n for n in behind if n in self.leaves.masters]
@@ -256,13 +279,14 @@ class _Search:
         positional = fixed + floats if not gradient else fixed if (fixed or masks) else floats
         at = self._by_position(viol, positional)
         masks.update(at if gradient else self._aim(at, sum(c for _, _, c in viol)))
-        if snap:
-            self.leaves.snap(masks)
-        else:
-            self.leaves.redraw(masks)
+        return masks
+
+    def _restart(self, viol: list, before: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:
+        """After a redraw or snap of `masks` for `viol`: count the tries, restart the optimiser."""
+        self.tries.update({i for i, _, _ in viol})
         self.opt = self._carry(self._optimiser(), before, masks)
         self.redraws += 1
-        self.stalled, self.best_penalty, self.best_score = 0, float("inf"), SCORE_MAX
+        self.stalled, self.frozen, self.best_penalty, self.best_score = 0, 0, float("inf"), SCORE_MAX
 
     def _by_position(self, viol: list, names) -> dict[str, torch.Tensor]:
         """The elements of the leaves `names` that each violation blames by position, merged; a

@@ -143,18 +143,24 @@ class Leaves:
             old, fresh = self.fixed[name], draw(t, self.gen, small=REDRAW_BIAS)
             self._set(name, torch.where(mask, fresh, old))
 
-    def snap(self, masks: dict[str, torch.Tensor]) -> None:
-        """Round the masked elements of float leaves to integers (those that stay in the domain).
+    def snap(self, masks: dict[str, torch.Tensor]) -> bool:
+        """Round the masked elements of float leaves to integers (those that stay in the domain);
+        whether any element changed.
 
         Some nodes are clean only at exact points that descent never lands on: Acos(Cosh(x)) needs
         x = 0, Acosh(Cos(x)) too. Integers are exact in every dtype, so they also waive knife edges.
         """
+        changed = False
         for name, mask in sorted(masks.items()):
             if name not in self.masters:
                 continue
             d, m = self.graph.tensors[name].domain, self.masters[name].detach()
             r = torch.round(m)
-            self._set(name, torch.where(mask & (r >= d.lo) & (r <= d.hi), r, m))
+            take = mask & (r >= d.lo) & (r <= d.hi) & (r != m)
+            if bool(take.any()):
+                self._set(name, torch.where(take, r, m))
+                changed = True
+        return changed
 
     def step_size(self, name: str) -> float:
         """The optimiser's step for a float leaf: a small share of its domain's width."""

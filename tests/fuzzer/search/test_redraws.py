@@ -100,3 +100,14 @@ def test_redrawn_integers_that_came_good_are_kept_when_the_redraw_made_things_wo
     b = c.input("b", DType.int8, (64,), INT8)
     e = c.op("Exp", c.op("Cast_any", c.op("BitwiseOr", a, b), to=1))
     assert cleaned(c.done(c.op("Acosh", e), c.op("Cast_f2u8", e, to=2)), seeds=6) == 6
+
+
+def test_elements_pinned_at_a_bound_are_redrawn_without_waiting() -> None:
+    # regression (search_bench, 20 nodes, seeds 275 and 543): Reciprocal(Floor(LeakyRelu(x))) with a
+    # negative alpha needs x >= 1; descent drives every x below 0 to the domain's bound -3 and stops
+    # there. The snap that every other stall tried found nothing to round (-3 is whole) and the search
+    # waited out `patience` steps twice per redraw on values that no longer moved
+    c = Chain()
+    x = c.input("x", DType.float32, (24,), Domain(-3.0, 3.0))
+    g = c.done(c.op("Reciprocal", c.op("Floor", c.op("LeakyRelu", x, alpha=-0.02))))
+    assert cleaned(g) == 10
