@@ -271,10 +271,12 @@ def node_points(node: Node, ins: list[Fact], graph: Graph) -> list[Points]:
         return [frozenset({0.0, 1.0}) if group_size(node, graph) > 1 else frozenset({1.0})]
     if op in ("Range", "ConstantOfShape"):  # no operand: the values are those the op makes
         return [capped(values(spec.torch([], a)[0]))]
-    if op == "OneHot" and "_values" in a and -depth(node) <= ins[0].range[0] and ins[0].range[1] < depth(node):
-        # every index hits: the on value is there, and the off value too beside it
+    if op == "OneHot" and "_values" in a:
+        # a row holds depth - 1 off values or more (all of them where its index misses), and the
+        # on value where every index hits
         off, on = (float(torch.tensor(v, dtype=graph.tensors[node.outputs[0]].ttype.dtype.torch)) for v in a["_values"])
-        return [frozenset({on, off} if depth(node) > 1 else {on})]
+        hits = -depth(node) <= ins[0].range[0] and ins[0].range[1] < depth(node)
+        return [frozenset(([off] if depth(node) > 1 else []) + ([on] if hits else []))]
     if op in FILLING:
         return [capped(filled(node, graph))]
     if op in NORMALIZATIONS and len(ins) > 2 and normalized_count(node, graph) == 1:

@@ -68,7 +68,7 @@ def test_constants_and_one_hots_hold_their_values() -> None:
     g = c.done(c.op("Sqrt", k), c.op("Acos", hot))
     fs = facts(g)
     assert fs[k].points == {-1.5} and fs[hot].points == {0.25, 2.0}
-    assert fs[miss].points == frozenset()  # index 2 may miss a depth of 2: all off then
+    assert fs[miss].points == {0.25}  # index 2 may miss a depth of 2: all off then
     assert list(infeasible(g)) == [3, 4]
 
 
@@ -159,3 +159,11 @@ def test_a_sum_may_be_positive_where_an_element_is_zero() -> None:
     g = c.done(c.op("ReduceLogSum", h, _mode="axes", _axes=[1], _empty_tensor=False, keepdims=1))
     assert facts(g)[h].zero and infeasible(g) == {}
     assert value_facts(c).fits(h)
+
+
+def test_a_one_hot_holds_its_off_value_even_where_indices_miss() -> None:
+    c = Chain()
+    i = c.input("i", DType.int8, (15, 30), Domain(-5.0, 5.0))
+    hot = c.op("OneHot", i, axis=1, _depth=2, _dtype="float32", _depth_type="int64", _values=[0.0, 2.87])
+    g = c.done(c.op("Log", hot))
+    assert facts(g)[hot].points == {0.0} and list(infeasible(g)) == [1]
