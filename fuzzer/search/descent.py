@@ -49,6 +49,8 @@ SCORE_MAX = (sys.maxsize, sys.maxsize)
 # at -3 spent 4 steps of 50 on each such wait). Two, not one: Rprop skips the step of an element whose
 # gradient changed sign, and a step where all of them did is not a fixed point.
 FROZEN = 2
+# what a step without progress counts towards `patience` while descent travels (see _Search._turned)
+TRAVEL = 0.5
 # a leaf with this many times fewer elements than another one blamed (a broadcast one) is left alone
 # by a redraw that aims at the fine-grained leaves (see _Search._aim)
 FAN_OUT = 4
@@ -137,7 +139,7 @@ class _Search:
             return
         self.anchor = None
         penalty = trace.penalty(self.given_up())
-        moved = False
+        moved = turned = False
         if penalty.requires_grad:
             self.opt.zero_grad(set_to_none=True)
             penalty.backward()
@@ -147,6 +149,7 @@ class _Search:
                     # an infinite gradient keeps its sign (see trace.finite_grad); finite, as Rprop's
                     # sign test multiplies it with the previous gradient, which may be 0
                     torch.nan_to_num_(m.grad, nan=0.0, posinf=1e30, neginf=-1e30)
+            turned = self._turned()
             self.opt.step()
             self.leaves.project()
             moved = any(not torch.equal(m.detach(), before[n]) for n, m in self.leaves.masters.items())
@@ -154,10 +157,35 @@ class _Search:
         if p < self.best_penalty * (1 - PROGRESS) or sc < self.best_score:
             self.best_penalty, self.best_score, self.stalled = min(p, self.best_penalty), min(sc, self.best_score), 0
         else:
-            self.stalled += 1
+            self.stalled += TRAVEL if moved and not turned else 1
         self.frozen = 0 if moved else self.frozen + 1
         if self.stalled >= self.patience or (self.stalled and self.frozen >= FROZEN):
             self._redraw(None, gradient=True)
+
+    def _turned(self) -> bool:
+        """Some float element's gradient changed sign since the last step, or had none to keep (call
+        before the step).
+
+        Without any turn, descent is travelling rather than stalled, even where the penalty stays
+        flat: behind a stepped op (Reciprocal(ThresholdedRelu(Reciprocal(x))) with x to go from 1.5
+        below 0.51) the penalty changes only when the value crosses, and `patience` steps cut that
+        journey short again and again (30 nodes seed 352). Such a step counts TRAVEL towards
+        `patience`, not 0: a journey the wrong way ends only at the domain's bound (see FROZEN), and
+        waiting for it in full lost as many models (30 nodes seed 695) as it gained. Rejected: a
+        longer patience, which delays every redraw out of a real local minimum.
+        """
+        if not isinstance(self.opt, torch.optim.Rprop):
+            return True
+        for m in self.leaves.masters.values():
+            if m.grad is None:
+                continue
+            prev = self.opt.state.get(m, {}).get("prev")
+            # Rprop zeroes `prev` after a turn (and before the first step): not steady either, else
+            # a value circling a point (a whole exponent of a negative base) looked like travel
+            # every other step
+            if prev is None or bool(((m.grad != 0) & ~(m.grad * prev > 0)).any()):
+                return True
+        return False
 
     def given_up(self) -> frozenset[int]:
         """Nodes no longer worked on: proven infeasible, or redrawn for MAX_TRIES times in vain."""
@@ -275,8 +303,11 @@ class _Search:
             masks = {n: m for n, m in masks.items() if bool(m.any())}
         # a node with no gradient at all (stuck) gets none to the floats behind it either, so they are
         # redrawn with the integers: Acos(OneHot(Pow(n, x))) with an int n and a float x wants x >= 0
-        # (rejected: the integers alone, which left x's negative elements for good)
-        positional = fixed + floats if not gradient else fixed if (fixed or masks) else floats
+        # (rejected: the integers alone, which left x's negative elements for good). So do violations
+        # whose penalty reaches no float element: Cast(Mod(c, w)) with a constant c and w past |c|
+        # (the remainder is c, whatever w); an integer leaf behind the node (CastLike's target, which
+        # gives only the dtype) used to take the whole redraw, and w was never redrawn (30 nodes 533)
+        positional = fixed + floats if not (gradient and masks) else fixed
         at = self._by_position(viol, positional)
         masks.update(at if gradient else self._aim(at, sum(c for _, _, c in viol)))
         return masks

@@ -106,8 +106,33 @@ def test_elements_pinned_at_a_bound_are_redrawn_without_waiting() -> None:
     # regression (search_bench, 20 nodes, seeds 275 and 543): Reciprocal(Floor(LeakyRelu(x))) with a
     # negative alpha needs x >= 1; descent drives every x below 0 to the domain's bound -3 and stops
     # there. The snap that every other stall tried found nothing to round (-3 is whole) and the search
-    # waited out `patience` steps twice per redraw on values that no longer moved
+    # waited out `patience` steps twice per redraw on values that no longer moved (6 of 10 cleaned).
+    # Not all 10: the way to the bound is travel (see _Search._turned), and one seed runs out
     c = Chain()
     x = c.input("x", DType.float32, (24,), Domain(-3.0, 3.0))
     g = c.done(c.op("Reciprocal", c.op("Floor", c.op("LeakyRelu", x, alpha=-0.02))))
+    assert cleaned(g) >= 9
+
+
+def test_a_flat_penalty_with_steady_gradients_is_travel_not_a_stall() -> None:
+    # regression (search_bench, 30 nodes, seed 352): Reciprocal(ThresholdedRelu(Reciprocal(x))) needs
+    # x below 0.514 of [0.5, 3]; the penalty stays flat until x crosses, and a redraw after `patience`
+    # flat steps put x back where it started (or anywhere: 1 draw in 180 lands in the band)
+    c = Chain()
+    x = c.input("x", DType.float32, (3,), Domain(0.5, 3.0))
+    g = c.done(c.op("Reciprocal", c.op("ThresholdedRelu", c.op("Reciprocal", x), alpha=1.946)))
+    assert cleaned(g) == 10
+
+
+def test_floats_without_gradient_at_a_violation_are_redrawn_by_position() -> None:
+    # regression (search_bench, 30 nodes, seed 533): CastLike(Mod(Clip(a, c, c), w), u) needs the
+    # remainder above -1; for w past |c| it is c whatever w is. The constant Clip passed a straight-
+    # through gradient to a, which took every redraw, and without it the uint8 target u (a dtype
+    # only) did: w was never redrawn
+    c = Chain()
+    a = c.input("a", DType.float32, (64, 1), Domain(-3.0, 3.0))
+    w = c.input("w", DType.float32, (64, 1), Domain(1.0, 3.0))
+    u = c.weight("u", [0], DType.uint8)
+    m = c.op("Mod", c.op("Clip", a, _min=-2.201, _max=-2.201, _dtype="float32"), w, fmod=1)
+    g = c.done(c.op("CastLike_f2u8", m, u))
     assert cleaned(g) == 10
