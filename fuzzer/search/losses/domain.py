@@ -27,8 +27,25 @@ def nonzero(view: OpView, k: int, reason: str) -> Need:
     """Input k away from 0: a float by its pole margin; an integer just nonzero (no gradient)."""
     x = view.x(k)
     if view.is_float(k):
-        return Need(reason, view.name(k), sabs(x.double()), pole_margin(view, k, strict=True))
+        return Need(reason, view.name(k), away_from_zero(view, k), pole_margin(view, k, strict=True))
     return Need(reason, view.name(k), x.double().abs(), 0.5)
+
+
+def away_from_zero(view: OpView, k: int) -> torch.Tensor:
+    """|x| for float input k, whose gradient at an exact 0 points to the side of 0 where the value
+    lies in float64 (see trace.Wide), or up where it is 0 there too (see `sabs`).
+
+    A 0 by rounding has a side: the largest element of a saturated LogSoftmax is 0 in float32 and
+    -1e-13 in float64, and only ever below 0; pushed up (sabs), its slice was driven further into
+    saturation, and the zeros under Pow's negative exponent stayed for the whole budget (20 nodes
+    seed 333). A 0 by structure (a Relu's) is 0 in float64 too, and keeps sabs's push up.
+    """
+    x = view.x(k).double()
+    zero = x.detach() == 0
+    if view.wide is None or not bool(zero.any()):
+        return sabs(x)
+    below = zero & (view.wide(k) < 0)
+    return x * torch.where(below | (x.detach() < 0), -1.0, 1.0).to(x.dtype)
 
 
 @loss("Log")
@@ -147,7 +164,7 @@ def pow_(view: OpView) -> list[Need]:
     y_int = not view.is_float(1)
     if view.is_float(0):
         if y_int:
-            gap = torch.where(y < 0, sabs(x), torch.full_like(x, math.inf))
+            gap = torch.where(y < 0, away_from_zero(view, 0), torch.full_like(x, math.inf))
             return [Need("zero base under a negative exponent", view.name(0), gap, pole_margin(view, 0, strict=True))]
         return [above(view, 0, 0.0, "fractional power of a value near or below 0", strict=True)]
     out = []

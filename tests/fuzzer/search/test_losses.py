@@ -337,3 +337,14 @@ def test_periodic_functions_get_moderate_arguments(op: str) -> None:
     assert any("large argument" in v.reason for v in check(g, {}, dict(g.values)))
     r = found(g, steps=100)
     assert np.abs(r.weights["w"]).max() <= 1e3
+
+
+def test_a_zero_by_rounding_is_pushed_to_its_own_side() -> None:
+    # regression (search_bench, 20 nodes, seed 333): Pow(LogSoftmax(...), -1) and Reciprocal of the
+    # same: the largest element of a saturated LogSoftmax is 0 in float32, -1e-13 in float64, and the
+    # push up off 0 drove its slice further into saturation
+    c = Chain()
+    x = c.input("x", DType.float32, (16, 2), Domain(-3.0, 3.0))
+    w = c.weight("w", [10.0], DType.float32, Domain(10.0, 10.0))
+    g = c.done(c.op("Reciprocal", c.op("LogSoftmax", c.op("Mul", x, w), axis=1)))
+    assert sum(search(g, seed, steps=50).success for seed in range(10)) == 10
