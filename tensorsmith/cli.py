@@ -116,7 +116,7 @@ def fuzz(
     exclude_ops: Annotated[str | None, typer.Option(help="Never these operators.")] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds a backend may take for one model.")] = 60.0,
     mem_mb: Annotated[int, typer.Option(min=64, help="Memory cap of each backend worker, MiB.")] = 4096,
-    search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 50,
+    search_steps: Annotated[int, typer.Option(min=0, help="Input-search steps per model.")] = 100,
     jobs: Annotated[
         int | None,
         typer.Option(min=0, help="Processes making tests ahead (default: one per core; 0: none). Same results."),
