@@ -171,12 +171,16 @@ def _edge(test: Callable[[float], bool], lo: float, hi: float, *, rising: bool) 
 RUN_LENGTH = 67
 
 
+def maps_each(op: str) -> bool:
+    """Spec `op` maps each element of its first operand by itself: casts, and unary functions but
+    those along an axis (Softmax, LogSoftmax, Hardmax)."""
+    spec = get(op)
+    return spec.op_type in ("Cast", "CastLike") or (isinstance(spec, Unary) and not isinstance(spec, AlongAxis))
+
+
 def elementwise(node: Node) -> bool:
-    """`node` maps each element of its one operand by itself (Cast included; Softmax, along an axis, not)."""
-    spec = get(node.op)
-    if spec.op_type in ("Cast", "CastLike"):
-        return True
-    return isinstance(spec, Unary) and not isinstance(spec, AlongAxis) and len(node.inputs) == 1
+    """`node` maps each element of its one operand by itself (CastLike's second input gives only the type)."""
+    return maps_each(node.op) and (len(node.inputs) == 1 or get(node.op).op_type in ("Cast", "CastLike"))
 
 
 def mapped(node: Node, points: frozenset[float], graph: Graph) -> frozenset[float]:

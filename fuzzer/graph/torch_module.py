@@ -16,6 +16,11 @@ from fuzzer.spec.registry import get
 FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
+def widen(t: torch.Tensor) -> torch.Tensor:
+    """A float tensor as float64 (the float64 reference's arithmetic); others unchanged."""
+    return t.to(torch.float64) if t.dtype in FLOATS else t
+
+
 class GraphModule(torch.nn.Module):
     """forward(*graph inputs) -> tuple of graph outputs; weights are buffers.
 
@@ -35,7 +40,7 @@ class GraphModule(torch.nn.Module):
             self.buffer_of[name] = f"w{k}"
 
     def _widen(self, t: torch.Tensor) -> torch.Tensor:
-        return t.to(torch.float64) if self.float64 and t.dtype in FLOATS else t
+        return widen(t) if self.float64 else t
 
     def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         env = {n: self._widen(x) for n, x in zip(self.input_names, xs)}

@@ -120,22 +120,34 @@ def reaches_all(node: Node, graph: Graph, where: torch.Tensor) -> bool:
 FILLING = frozenset({"Pad", "Trilu", "Resize"})
 
 
-def filled(node: Node, graph: Graph) -> frozenset[float]:
-    """The constant fill a FILLING op surely writes: the finite outputs of a run on NaN input (each
-    output either copies an input element, NaN then, or is the fill)."""
-    t = graph.tensors[node.inputs[0]]
-    shape, dt = tuple(int(d) for d in t.ttype.shape), t.ttype.dtype
-    if not dt.is_float and get(node.op).op_type == "Resize":
-        return frozenset()  # a linear Resize of integers rounds a mix of elements: no copy, no fill
-    # integers: the outputs equal in runs on 1 and 2 (no NaN to propagate; Pad and Trilu copy or fill)
-    runs = [math.nan] if dt.is_float else [1, 2]
+def on_nan(node: Node, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor | None:
+    """The first output of a FILLING `node` run on an all-NaN float input of `shape` (None if the
+    op refuses it): its finite elements are the fill, as every other output copies or mixes input
+    elements, NaN all of them. Also fuzzer.search.exact's, for which outputs are the fill."""
     try:
         with torch.no_grad():
-            ys = [get(node.op).torch([torch.full(shape, v, dtype=dt.torch)], node.attrs)[0] for v in runs]
+            return get(node.op).torch([torch.full(shape, math.nan, dtype=dtype)], node.attrs)[0]
+    except (RuntimeError, TypeError, ValueError):
+        return None
+
+
+def filled(node: Node, graph: Graph) -> frozenset[float]:
+    """The constant fill a FILLING op surely writes: the finite outputs of a run on NaN input (see
+    `on_nan`)."""
+    t = graph.tensors[node.inputs[0]]
+    shape, dt = tuple(int(d) for d in t.ttype.shape), t.ttype.dtype
+    if dt.is_float:
+        y = on_nan(node, shape, dt.torch)
+        return frozenset() if y is None else values(y[torch.isfinite(y)])
+    if get(node.op).op_type == "Resize":
+        return frozenset()  # a linear Resize of integers rounds a mix of elements: no copy, no fill
+    # integers: the outputs equal in runs on 1 and 2 (no NaN to propagate; Pad and Trilu copy or fill)
+    try:
+        with torch.no_grad():
+            ys = [get(node.op).torch([torch.full(shape, v, dtype=dt.torch)], node.attrs)[0] for v in (1, 2)]
     except (RuntimeError, TypeError, ValueError):
         return frozenset()
-    y = ys[0]
-    return values(y[torch.isfinite(y)] if dt.is_float else y[ys[0] == ys[1]])
+    return values(ys[0][ys[0] == ys[1]])
 
 
 def values(t: torch.Tensor) -> frozenset[float]:

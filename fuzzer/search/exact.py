@@ -34,12 +34,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from fuzzer.graph.functions import maps_each
 from fuzzer.graph.model import Node
 from fuzzer.graph.ranges import LAYOUT, group_elements
-from fuzzer.graph.zeros import KEEPING
+from fuzzer.graph.zeros import KEEPING, on_nan
 from fuzzer.search.margins import EDGE_TOL
 from fuzzer.spec.dtypes import DType
-from fuzzer.spec.families import Binary, Unary
+from fuzzer.spec.families import Binary
 from fuzzer.spec.registry import get
 
 RESOLVING = frozenset(
@@ -290,15 +291,10 @@ def moved(
 
 def extrapolated(node: Node, xs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
     """The outputs of a tf_crop_and_resize Resize that sample outside the input: its
-    extrapolation_value, a constant (all of them where the roi lies outside the image). Found by
-    resizing NaN, which reaches every output that samples the input at all."""
-    nan = torch.full_like(xs[0], float("nan"))
-    try:
-        with torch.no_grad():
-            (out,) = get(node.op).torch([nan, *xs[1:]], node.attrs)[:1]
-    except (RuntimeError, TypeError, ValueError):
-        return ~TRUE
-    return ~torch.isnan(out) if out.shape == y.shape else ~TRUE
+    extrapolation_value, a constant (all of them where the roi lies outside the image); see
+    fuzzer.graph.zeros.on_nan."""
+    out = on_nan(node, tuple(xs[0].shape), xs[0].dtype)
+    return torch.isfinite(out) if out is not None and out.shape == y.shape else ~TRUE
 
 
 def untouched(
@@ -375,10 +371,7 @@ def singleton_reduction(node: Node, x: torch.Tensor) -> bool:
 
 def elementwise(op: str) -> bool:
     """Output element i depends only on input elements i (after broadcasting)."""
-    spec = get(op)
-    if isinstance(spec, Binary) or spec.op_type in ("Cast", "CastLike"):
-        return True
-    return isinstance(spec, Unary) and spec.op_type not in ("Softmax", "LogSoftmax", "Hardmax")
+    return isinstance(get(op), Binary) or maps_each(op)
 
 
 def _coef(a: dict, name: str) -> float:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from fuzzer.graph.model import Graph, Node
+from fuzzer.graph.torch_module import widen
 from fuzzer.search.exact import IDENTITY_ON_ONE, MOVING, exact_outputs
 from fuzzer.search.losses import Need, OpView, needs_of
 from fuzzer.search.proxy import runner
@@ -188,12 +189,8 @@ class Wide:
         return self.values[name]
 
     def _run(self) -> dict[str, torch.Tensor]:
-        def widen(t: torch.Tensor) -> torch.Tensor:
-            t = t.detach()
-            return t.double() if t.dtype.is_floating_point else t
-
         leaves = self.graph.inputs + self.graph.weights
-        out = {n: widen(self.env[n]) for n in leaves}
+        out = {n: widen(self.env[n].detach()) for n in leaves}
         with torch.no_grad():
             for node in self.graph.nodes:
                 try:
