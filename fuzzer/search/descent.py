@@ -28,7 +28,7 @@ import torch
 from fuzzer.graph.feasibility import infeasible
 from fuzzer.graph.model import Graph
 from fuzzer.search import blame
-from fuzzer.search.check import check
+from fuzzer.search.check import check, confirms
 from fuzzer.search.leaves import Leaves
 from fuzzer.search.result import SearchResult
 from fuzzer.search.trace import Trace, run
@@ -78,7 +78,7 @@ def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int
         seconds=time.perf_counter() - t0,
         violations=left,
         redraws=s.redraws,
-        infeasible=[f"{graph.nodes[i].op}: {why}" for i, why in sorted(s.infeasible.items())],
+        infeasible=[f"{graph.nodes[i].op}: {why}" for i, why in sorted((s.infeasible or {}).items())],
     )
 
 
@@ -91,7 +91,7 @@ class _Search:
         self.leaves = Leaves(graph, self.gen)
         self.patience = patience
         self.ancestors = leaf_ancestors(graph)
-        self.opt = self._optimiser()
+        self._opt: torch.optim.Optimizer | _NoOptimiser | None = None  # made at first use, see `opt`
         self.best_key: tuple | None = None
         self.best_arrays = self.leaves.arrays()
         self.best_penalty, self.best_score = float("inf"), SCORE_MAX  # since the last redraw
@@ -102,9 +102,17 @@ class _Search:
         self.anchor: tuple[int, dict, list] | None = None
         self.fruitless = 0  # redraws without gradient in a row that did not make things better
         self.tries: collections.Counter[int] = collections.Counter()  # redraws aimed at each node
-        # nodes violated for every value (interval analysis): given up on from the start
-        self.infeasible = infeasible(graph)
-        self.tries.update(dict.fromkeys(self.infeasible, MAX_TRIES))
+        # nodes violated for every value (interval analysis), given up on from the start; analysed
+        # when first asked (see given_up): most searches are clean at once and never ask
+        self.infeasible: dict[int, str] | None = None
+
+    @property
+    def opt(self) -> torch.optim.Optimizer | _NoOptimiser:
+        """The optimiser, made at its first use: most searches are clean at once and never step,
+        and torch's Rprop takes milliseconds to construct."""
+        if self._opt is None:
+            self._opt = self._optimiser()
+        return self._opt
 
     def loop(self, steps: int) -> tuple[bool, int]:
         """Search for up to `steps` moves; (found, moves made)."""
@@ -112,7 +120,7 @@ class _Search:
             trace = self._forward()
             viol = trace.violations()
             self._remember(trace, viol)
-            if not viol and self._confirmed():
+            if not viol and self._confirmed(trace):
                 return True, used
             viol = [v for v in viol if v[0] not in self.given_up()]
             if used == steps or not viol:
@@ -124,12 +132,14 @@ class _Search:
     def _forward(self) -> Trace:
         return run(self.graph, self.leaves.real(), proxy=True)
 
-    def _confirmed(self) -> bool:
-        """The final check (real implementations) agrees that the current values are clean."""
+    def _confirmed(self, trace: Trace) -> bool:
+        """The final check (real implementations) agrees that the current values, clean in `trace`,
+        are clean: at the cost of a forward pass when it computes the same tensors (see
+        check.confirms), of a judged one otherwise."""
         arrays = self.leaves.arrays()
         inputs = {n: arrays[n] for n in self.graph.inputs}
         weights = {n: arrays[n] for n in self.graph.weights}
-        return not check(self.graph, inputs, weights)
+        return confirms(self.graph, trace, inputs, weights) or not check(self.graph, inputs, weights)
 
     def _move(self, trace: Trace, viol) -> None:
         stuck = {i for i, _, _ in viol} - {i for i, n, _ in viol if n.gap.requires_grad}
@@ -189,7 +199,9 @@ class _Search:
 
     def given_up(self) -> frozenset[int]:
         """Nodes no longer worked on: proven infeasible, or redrawn for MAX_TRIES times in vain."""
-        return frozenset(i for i, n in self.tries.items() if n >= MAX_TRIES)
+        if self.infeasible is None:
+            self.infeasible = infeasible(self.graph)
+        return frozenset(i for i, n in self.tries.items() if n >= MAX_TRIES) | self.infeasible.keys()
 
     def _remember(self, trace: Trace, viol) -> None:
         key = score(trace, viol)
@@ -315,7 +327,8 @@ class _Search:
     def _restart(self, viol: list, before: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:
         """After a redraw or snap of `masks` for `viol`: count the tries, restart the optimiser."""
         self.tries.update({i for i, _, _ in viol})
-        self.opt = self._carry(self._optimiser(), before, masks)
+        # an optimiser never used has nothing to carry: the next is made at its first use too
+        self._opt = None if self._opt is None else self._carry(self._optimiser(), before, masks)
         self.redraws += 1
         self.stalled, self.frozen, self.best_penalty, self.best_score = 0, 0, float("inf"), SCORE_MAX
 

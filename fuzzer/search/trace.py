@@ -8,6 +8,7 @@ keeps NaN out of the backward pass, since a judged node's ancestors are all fini
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -44,6 +45,7 @@ class Trace:
     """A forward pass: all tensor values and the judged nodes, in topological order."""
 
     env: dict[str, torch.Tensor]
+    raised: dict[int, str] = field(default_factory=dict)  # nodes whose op raised, see `run`
     judged: list[Judged] = field(default_factory=list)
     unjudged: int = 0  # nodes with a non-finite input (downstream of a violation)
     hidden: int = 0  # violated elements of those nodes where their inputs are finite (see _hidden)
@@ -86,6 +88,11 @@ def run(graph: Graph, leaves: dict[str, torch.Tensor], *, proxy: bool) -> Trace:
     is fuzzer.graph.torch_run's loop. An op that raises (torch raises for an integer division by
     zero) is a violation of its own, and its outputs are zeros that nothing downstream is judged on.
     """
+    return judge(graph, *forward(graph, leaves, proxy=proxy))
+
+
+def forward(graph: Graph, leaves: dict[str, torch.Tensor], *, proxy: bool) -> tuple[dict, dict[int, str]]:
+    """`run`'s pass without the judging: every tensor's value, and the nodes whose op raised."""
     env = dict(leaves)
     raised: dict[int, str] = {}
     for i, node in enumerate(graph.nodes):
@@ -98,7 +105,7 @@ def run(graph: Graph, leaves: dict[str, torch.Tensor], *, proxy: bool) -> Trace:
             if y.requires_grad:
                 y.register_hook(finite_grad)
         env.update(zip(node.outputs, ys))
-    return judge(graph, env, raised)
+    return env, raised
 
 
 def shape_of(graph: Graph, name: str) -> tuple[int, ...]:
@@ -139,18 +146,15 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
     raised = raised or {}
     leaves = graph.inputs + graph.weights
     clean = {n: finite(env[n]) for n in leaves}
-    exact = {n: torch.ones((), dtype=torch.bool) for n in leaves}
     source = {n: frozenset({n}) for n in leaves}
-    wide = Wide(graph, env)
-    trace = Trace(env)
+    wide, exact = Wide(graph, env), Exactness(graph, env)
+    trace = Trace(env, raised)
     for i, node in enumerate(graph.nodes):
         xs, ys = [env[n] for n in node.inputs], [env[n] for n in node.outputs]
         dts = [[graph.tensors[n].ttype.dtype for n in names] for names in (node.inputs, node.outputs)]
-        in_exact = [exact[n] for n in node.inputs]
-        exact.update(zip(node.outputs, exact_outputs(node, xs, ys, in_exact, dts)))
         sources = [source.get(n, frozenset({n})) for n in node.inputs]
         source.update(zip(node.outputs, copied_from(node, sources, dts)))
-        view = OpView(node, xs, ys, dts[0], dts[1], in_exact, sources, wide.of(node))
+        view = OpView(node, xs, ys, dts[0], dts[1], exact.of(node), sources, wide.of(node))
         ok = all(clean[n] for n in node.inputs)
         for o in node.outputs:
             clean[o] = ok and finite(env[o]) and i not in raised
@@ -165,6 +169,59 @@ def judge(graph: Graph, env: dict[str, torch.Tensor], raised: dict[int, str] | N
             judged.needs.append(Need(raised[i], node.outputs[0], torch.full((), -1.0, dtype=torch.float64)))
         trace.judged.append(judged)
     return trace
+
+
+class Exactness:
+    """The exactness mask of every tensor (see fuzzer.search.exact), computed when a loss first asks
+    for one, with those of the tensors it derives from: most nodes have no knife edge to waive, and
+    what they compute need not be known exact."""
+
+    def __init__(self, graph: Graph, env: dict[str, torch.Tensor]) -> None:
+        self.graph, self.env = graph, env
+        self.masks = {n: torch.ones((), dtype=torch.bool) for n in graph.inputs + graph.weights}
+        self.made_by: dict[str, Node] = {}
+
+    def of(self, node: Node) -> _Inputs:
+        """The masks of `node`'s inputs, as a sequence computed on access (for OpView.exact)."""
+        return _Inputs(self, node.inputs)
+
+    def tensor(self, name: str) -> torch.Tensor:
+        if name not in self.masks:
+            made_by = self.made_by = self.made_by or {o: n for n in self.graph.nodes for o in n.outputs}
+            todo = [name]  # depth first, without recursion: a chain of 500 nodes is allowed
+            while todo:
+                node = made_by[todo[-1]]
+                missing = [n for n in node.inputs if n not in self.masks]
+                if missing:
+                    todo += missing
+                    continue
+                todo.pop()
+                if node.outputs[0] not in self.masks:
+                    self._compute(node)
+        return self.masks[name]
+
+    def _compute(self, node: Node) -> None:
+        names = (node.inputs, node.outputs)
+        xs, ys = ([self.env[n].detach() for n in ns] for ns in names)
+        dts = [[self.graph.tensors[n].ttype.dtype for n in ns] for ns in names]
+        with torch.no_grad():
+            masks = exact_outputs(node, xs, ys, [self.masks[n] for n in node.inputs], dts)
+        self.masks.update(zip(node.outputs, masks))
+
+
+class _Inputs(Sequence):
+    """Exactness masks of some tensors, computed on access (see Exactness)."""
+
+    def __init__(self, exact: Exactness, names: list[str]) -> None:
+        self.exact, self.names = exact, names
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self.exact.tensor(n) for n in self.names[k]]
+        return self.exact.tensor(self.names[k])
 
 
 class Wide:

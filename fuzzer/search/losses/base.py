@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -49,15 +49,19 @@ class Need:
     margin: torch.Tensor | float = 0.0
     search_margin: torch.Tensor | float | None = None
     edge: bool = False
+    _violated: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     def search_target(self) -> torch.Tensor | float:
         return SEARCH_FACTOR * self.margin if self.search_margin is None else self.search_margin
 
     def violated(self) -> torch.Tensor:
-        """Bool mask of elements below the (check) margin; NaN gaps do not count (see class doc)."""
-        with torch.no_grad():
-            g = self.gap.double()
-            return (g < _f64(self.margin)) & ~torch.isnan(g)
+        """Bool mask of elements below the (check) margin; NaN gaps do not count (see class doc).
+        Computed once: a Need is not changed after it is made."""
+        if self._violated is None:
+            with torch.no_grad():
+                g = self.gap.double()
+                self._violated = (g < _f64(self.margin)) & ~torch.isnan(g)
+        return self._violated
 
     def penalty(self, *, violated_only: bool = False) -> torch.Tensor:
         """Hinge penalty towards the search margin, summed over finite elements (a 0-d float64).

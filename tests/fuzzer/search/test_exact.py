@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from fuzzer.graph.model import Node
@@ -157,3 +158,37 @@ def test_layer_normalization_of_one_element_and_lrn_of_zero_are_exact() -> None:
     z = torch.tensor([[[[0.0], [1.7], [0.0]]]])
     lrn = {"size": 3, "alpha": 0.5, "beta": 1.0, "bias": 1.0}
     assert masks("LRN", [z], [T], **lrn).flatten().tolist() == [True, False, True]
+
+
+def eager_masks(graph, env) -> dict[str, torch.Tensor]:
+    """Every tensor's exactness, node after node (how the search computed them before
+    trace.Exactness made it lazy)."""
+    out = {n: T for n in graph.inputs + graph.weights}
+    for node in graph.nodes:
+        xs, ys = [env[n] for n in node.inputs], [env[n] for n in node.outputs]
+        dts = [[graph.tensors[n].ttype.dtype for n in ns] for ns in (node.inputs, node.outputs)]
+        out.update(zip(node.outputs, exact_outputs(node, xs, ys, [out[n] for n in node.inputs], dts)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_exactness_asked_for_in_any_order_is_the_eager_pass(seed: int) -> None:
+    """trace.Exactness computes a mask when a loss first asks, with those it depends on: the last
+    tensor first (all of its ancestors at once) or each in turn gives what the eager pass gives."""
+    from fuzzer.generate.config import GenConfig
+    from fuzzer.generate.generator import generate
+    from fuzzer.search.leaves import Leaves
+    from fuzzer.search.trace import Exactness, forward
+
+    graph, _ = generate(GenConfig(max_nodes=25), seed)
+    with torch.no_grad():
+        env, _ = forward(graph, Leaves(graph, torch.Generator().manual_seed(seed)).real(), proxy=False)
+    want = eager_masks(graph, env)
+    names = [o for node in graph.nodes for o in node.outputs]
+    for order in (names, names[::-1]):
+        lazy = Exactness(graph, env)
+        for n in order:
+            assert torch.equal(lazy.tensor(n), want[n]), (seed, n)
+    last = graph.nodes[-1]
+    seen = Exactness(graph, env).of(last)
+    assert len(seen) == len(last.inputs) and all(torch.equal(m, want[n]) for m, n in zip(seen, last.inputs))

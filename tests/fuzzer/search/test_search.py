@@ -188,3 +188,56 @@ def test_integer_redraws_undo_what_made_things_worse() -> None:
     t = c.op("Reshape", b, _shape=[3, 2], allowzero=0)
     g = c.done(c.op("Mod", a, c.op("Relu", t), fmod=1))
     assert sum(search(g, seed, steps=50).success for seed in range(20)) >= 6
+
+
+def test_confirms_only_a_pass_that_computed_the_same_bits() -> None:
+    """check.confirms spares the final check a judged pass when the real implementations compute
+    the trace's tensors bit for bit; one differing bit (a signed zero) or raising node says no."""
+    import torch
+
+    from fuzzer.search.check import confirms, identical
+    from fuzzer.search.leaves import Leaves
+    from fuzzer.search.trace import run
+
+    g = hard_graph()
+    r = search(g, 1, steps=200)
+    assert r.success
+    leaves = Leaves(g, torch.Generator().manual_seed(0))
+    leaves.load({**r.inputs, **r.weights})
+    trace = run(g, leaves.real(), proxy=True)
+    assert not trace.violations() and confirms(g, trace, r.inputs, r.weights)
+    out = g.outputs[0]
+    assert not identical(torch.tensor([0.0]), torch.tensor([-0.0])) and identical(torch.tensor(1.5), torch.tensor(1.5))
+    mangled = dataclasses.replace(trace, env={**trace.env, out: trace.env[out].detach().clone()})
+    first = mangled.env[out].view(-1)[:1]
+    first.copy_(torch.nextafter(first, torch.full_like(first, math.inf)))
+    assert not confirms(g, mangled, r.inputs, r.weights)
+    assert not confirms(g, dataclasses.replace(trace, raised={0: "raised"}), r.inputs, r.weights)
+
+
+def test_a_search_clean_at_once_makes_no_optimiser_and_no_analysis(monkeypatch) -> None:
+    """Most searches are clean at step 0: they neither build the optimiser nor run the interval
+    analysis, which cost more than the step itself; a search that moves does both, and its result
+    is what it was when both were made up front (see test_same_seed_gives_identical_arrays)."""
+    import torch
+
+    from fuzzer.search import descent
+
+    made = {"opt": 0, "analysis": 0}
+    real_rprop, real_infeasible = torch.optim.Rprop, descent.infeasible
+
+    class Rprop(real_rprop):
+        def __init__(self, *a, **k) -> None:
+            made["opt"] += 1
+            super().__init__(*a, **k)
+
+    def analysis(graph):
+        made["analysis"] += 1
+        return real_infeasible(graph)
+
+    monkeypatch.setattr(torch.optim, "Rprop", Rprop)
+    monkeypatch.setattr(descent, "infeasible", analysis)
+    c = Chain()
+    easy = c.done(c.op("Sqrt", c.input("x", DType.float32, (4,), Domain(1.0, 2.0))))
+    assert search(easy, 0, steps=50).steps == 0 and made == {"opt": 0, "analysis": 0}
+    assert search(hard_graph(), 1, steps=200).steps > 0 and made["opt"] >= 1 and made["analysis"] == 1
