@@ -27,8 +27,8 @@ import numpy as np
 import tensorsmith
 from fuzzer.generate.config import GenConfig
 from fuzzer.spec import registry
-from oracles.backends.catalog import BackendSpec, parse_backend
-from oracles.backends.process import BackendProcess
+from oracles.backends.catalog import parse_backend
+from oracles.backends.process import BackendProcess, BackendUnavailable
 from oracles.judge import GAP, Verdict, attribute, judge
 from tensorsmith.findings import finding_id, write_finding
 from tensorsmith.produce import Made, Producer
@@ -101,27 +101,42 @@ class Campaign:
         self.reducer: BackgroundReducer | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> Producer:
+        """Load the state, start the producers, then every backend worker (in parallel: their imports
+        take seconds each, and the producers' imports overlap them); the producer of the next tests.
+        A backend that cannot start stops the campaign here, before any test (CampaignError)."""
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "findings").mkdir(exist_ok=True)
         self._load_state()
-        if self.cfg.path != "onnx":
+        cfg = self.cfg
+        producer = Producer(cfg.gen, cfg.seed, self.next_index, cfg.search_steps, cfg.jobs)
+        producer.start()
+        try:
+            self._start_backends()
+            if cfg.reduce_s > 0:
+                self.reducer = BackgroundReducer(cfg.reduce_s, timeout_s=cfg.timeout_s, mem_mb=cfg.mem_mb)
+            self._left_over()
+        except BaseException as e:
+            producer.close()
+            self.close(abort=True)
+            if isinstance(e, BackendUnavailable):
+                raise CampaignError(str(e)) from None
+            raise
+        return producer
+
+    def _start_backends(self) -> None:
+        cfg = self.cfg
+        if cfg.path != "onnx":
             from tensorsmith.converter import ConverterPath
 
-            self.converter = ConverterPath(
-                self.cfg.path, self.specs, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb
-            )
+            self.converter = ConverterPath(cfg.path, self.specs, timeout_s=cfg.timeout_s, mem_mb=cfg.mem_mb)
             self.converter.start(references=False)
         else:
             for spec in self.specs:
-                self.procs[spec.name] = BackendProcess(spec, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
-        for p in self.procs.values():
-            p.start()
+                self.procs[spec.name] = BackendProcess(spec, timeout_s=cfg.timeout_s, mem_mb=cfg.mem_mb)
         if len(self.procs) > 1:
             self._pool = ThreadPoolExecutor(len(self.procs), thread_name_prefix="backend")
-        if self.cfg.reduce_s > 0:
-            self.reducer = BackgroundReducer(self.cfg.reduce_s, timeout_s=self.cfg.timeout_s, mem_mb=self.cfg.mem_mb)
-        self._left_over()
+        list((self._pool.map if self._pool else map)(BackendProcess.start, self.procs.values()))
 
     def _left_over(self) -> None:
         """Findings an earlier session wrote but did not reduce or upload: queued or uploaded now."""
@@ -160,14 +175,13 @@ class Campaign:
     def stop(self) -> None:
         self._stop = True
 
-    def run(self) -> Stats:
-        """Run until the test count or time budget is reached, or stop() / Ctrl-C."""
-        self.start()
+    def run(self, producer: Producer | None = None) -> Stats:
+        """Run until the test count or time budget is reached, or stop() / Ctrl-C; `producer` is what
+        `start` returned, if the caller started the campaign itself (to fail before a display)."""
+        producer = producer or self.start()
         t0 = saved = time.monotonic()
         seconds_before = self.stats.seconds
         previous = signal.signal(signal.SIGINT, self._sigint)
-        cfg = self.cfg
-        producer = Producer(cfg.gen, cfg.seed, self.next_index, cfg.search_steps, cfg.jobs)
         finished = False
         try:
             while not self._stop and not self._budget_spent(t0):
@@ -443,15 +457,3 @@ def _ref_noise(r32: dict, r64: dict, expected: dict) -> float:
             if fin.any():
                 worst = max(worst, float(np.max(np.abs(a - b)[fin])))
     return worst
-
-
-def check_backends(specs: list[BackendSpec]) -> None:
-    """Fail fast (CampaignError) if a configured backend cannot start."""
-    from oracles.backends.process import BackendUnavailable
-
-    for spec in specs:
-        try:
-            with BackendProcess(spec, timeout_s=120) as p:
-                p.start()
-        except BackendUnavailable as e:
-            raise CampaignError(str(e)) from None

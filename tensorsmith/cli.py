@@ -133,7 +133,7 @@ def fuzz(
 ) -> None:
     """Run a fuzz campaign: generate models, search clean inputs, compare backends, write findings."""
     from oracles.backends.catalog import BackendConfigError, parse_backends
-    from tensorsmith.campaign import Campaign, CampaignConfig, CampaignError, check_backends
+    from tensorsmith.campaign import Campaign, CampaignConfig, CampaignError
     from tensorsmith.progress import live_progress
 
     try:
@@ -172,10 +172,10 @@ def fuzz(
             _fail("--server needs a worker token: --token T or TENSORSMITH_TOKEN")
         uploader = Uploader(server, token, spool_dir=out / "spool", campaign_id=campaign_id or out.resolve().name)
     try:
-        check_backends(specs)
         campaign = Campaign(cfg, uploader=uploader)
+        producer = campaign.start()  # a backend that cannot start fails here, before the display
         with live_progress(campaign):
-            stats = campaign.run()
+            stats = campaign.run(producer)
     except CampaignError as e:
         _fail(str(e))
     typer.echo(

@@ -139,6 +139,12 @@ class Producer:
         self._fill()
         return made
 
+    def start(self) -> None:
+        """Spawn the producer processes and hand them their first tests now (else at the first
+        `next`): they import torch and Z3 for seconds while the caller starts its backends."""
+        if self.jobs > 0:
+            self._fill()
+
     def _fill(self) -> None:
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")

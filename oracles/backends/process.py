@@ -112,7 +112,10 @@ class BackendProcess:
                 pass
         proc.wait()
         for f in (proc.stdin, proc.stdout):
-            f.close()
+            try:
+                f.close()
+            except BrokenPipeError:  # a request still buffered for a worker that died: nobody to read it
+                pass
 
     def __enter__(self):
         self.start()

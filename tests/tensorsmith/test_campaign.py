@@ -124,6 +124,24 @@ def test_bad_options_exit_2_at_once(tmp_path: Path, args, message) -> None:
     assert message in r.stderr
 
 
+def test_a_backend_that_cannot_start_exits_2_before_any_test(tmp_path: Path) -> None:
+    """An interpreter that cannot run the worker (here: one that exits at once) stops the campaign
+    when its own workers start, with the backend named, before the progress display or any test."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    out = tmp_path / "c"
+    cmd = [sys.executable, "-m", "tensorsmith.cli", "fuzz", "-o", str(out), "--tests", "1"]
+    r = subprocess.run(
+        [*cmd, "--backends", f"onnxruntime,onnxruntime@{fake}"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2, r.stderr
+    assert f"backend 'onnxruntime@{fake}' could not start" in r.stderr
+    assert "tests (" not in r.stderr and not list((out / "findings").iterdir())
+    state = out / "state.json"
+    assert not state.exists() or json.loads(state.read_text())["stats"]["tests"] == 0
+
+
 def test_converter_path_mode_finds_the_injected_fault(tmp_path: Path) -> None:
     """`fuzz --path export-dynamo`: the exported model runs on the backends; a wrong one is a finding."""
     cfg = CampaignConfig(

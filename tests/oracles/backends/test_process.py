@@ -80,6 +80,18 @@ def test_missing_backend_module_is_unavailable() -> None:
         fake("no_such_backend").start()
 
 
+def test_an_interpreter_that_exits_at_once_is_unavailable_and_closes_quietly(tmp_path: Path) -> None:
+    """Regression: closing a worker that died before reading its first request raised BrokenPipeError
+    (the request was still buffered), and `tensorsmith fuzz` exited 1 with no message."""
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 1\n")
+    python.chmod(0o755)
+    bp = BackendProcess(BackendSpec("dead", "dead", BackendKind("fake_backend"), str(python)), timeout_s=10.0)
+    with pytest.raises(BackendUnavailable, match="exited with code 1"):
+        bp.start()
+    bp.close()
+
+
 def test_scalar_arrays_keep_their_shape(worker) -> None:
     """Regression: the wire turned 0-d arrays into shape (1,) (np.ascontiguousarray is at least 1-d)."""
     out = worker.run(b"fine", {"s": np.asarray(2.5, dtype=np.float64)})
