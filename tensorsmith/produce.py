@@ -76,7 +76,12 @@ def _make(gen: GenConfig, seed: int, index: int, steps: int) -> Made:
     graph.values = dict(found.weights)
     made.success, made.feeds = True, found.inputs
     made.model = to_onnx(graph).SerializeToString()
-    made.r32 = _reference("torch", graph, found.inputs, float64=False)
+    if found.outputs is not None:  # the search's final check ran the specs on these very values
+        import torch
+
+        made.r32 = Outcome("torch", torch.__version__, outputs=found.outputs)
+    else:
+        made.r32 = _reference("torch", graph, found.inputs, float64=False)
     made.r64 = _reference("torch-f64", graph, found.inputs, float64=True)
     return made
 

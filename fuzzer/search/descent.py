@@ -27,6 +27,7 @@ import torch
 
 from fuzzer.graph.feasibility import infeasible
 from fuzzer.graph.model import Graph
+from fuzzer.graph.torch_run import to_numpy
 from fuzzer.search import blame
 from fuzzer.search.check import check, confirms
 from fuzzer.search.leaves import Leaves
@@ -69,6 +70,7 @@ def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int
     inputs = {n: arrays[n] for n in graph.inputs}
     weights = {n: arrays[n] for n in graph.weights}
     left = [] if found else check(graph, inputs, weights)
+    outputs = None if s.confirmed is None else {n: to_numpy(s.confirmed[n]) for n in graph.outputs}
     return SearchResult(
         seed=seed,
         success=not left,
@@ -79,6 +81,7 @@ def search(graph: Graph, seed: int, *, steps: int = DEFAULT_STEPS, patience: int
         violations=left,
         redraws=s.redraws,
         infeasible=[f"{graph.nodes[i].op}: {why}" for i, why in sorted((s.infeasible or {}).items())],
+        outputs=outputs,
     )
 
 
@@ -105,6 +108,7 @@ class _Search:
         # nodes violated for every value (interval analysis), given up on from the start; analysed
         # when first asked (see given_up): most searches are clean at once and never ask
         self.infeasible: dict[int, str] | None = None
+        self.confirmed: dict[str, torch.Tensor] | None = None  # the tensors of a pass check.confirms took
 
     @property
     def opt(self) -> torch.optim.Optimizer | _NoOptimiser:
@@ -139,7 +143,10 @@ class _Search:
         arrays = self.leaves.arrays()
         inputs = {n: arrays[n] for n in self.graph.inputs}
         weights = {n: arrays[n] for n in self.graph.weights}
-        return confirms(self.graph, trace, inputs, weights) or not check(self.graph, inputs, weights)
+        if confirms(self.graph, trace, inputs, weights):
+            self.confirmed = trace.env
+            return True
+        return not check(self.graph, inputs, weights)
 
     def _move(self, trace: Trace, viol) -> None:
         stuck = {i for i, _, _ in viol} - {i for i, n, _ in viol if n.gap.requires_grad}

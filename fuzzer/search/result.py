@@ -34,7 +34,9 @@ class SearchResult:
     lists what remained for the best values found. `steps` counts moves (optimiser steps and
     redraws of leaf elements), `redraws` the redraws among them. `infeasible` names the nodes that
     interval analysis proved violated for any values (fuzzer.graph.feasibility): the graph has no clean
-    values, and the search did not try to fix those nodes.
+    values, and the search did not try to fix those nodes. `outputs` are the graph's outputs on the
+    values found, as fuzzer.graph.torch_run computes them (the final check ran those very
+    implementations on them, see check.confirms), or None where it did not.
     """
 
     seed: int
@@ -46,3 +48,4 @@ class SearchResult:
     violations: list[Violation] = field(default_factory=list)
     redraws: int = 0
     infeasible: list[str] = field(default_factory=list)
+    outputs: dict[str, np.ndarray] | None = None

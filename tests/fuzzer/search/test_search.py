@@ -241,3 +241,19 @@ def test_a_search_clean_at_once_makes_no_optimiser_and_no_analysis(monkeypatch) 
     easy = c.done(c.op("Sqrt", c.input("x", DType.float32, (4,), Domain(1.0, 2.0))))
     assert search(easy, 0, steps=50).steps == 0 and made == {"opt": 0, "analysis": 0}
     assert search(hard_graph(), 1, steps=200).steps > 0 and made["opt"] >= 1 and made["analysis"] == 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_outputs_of_a_success_are_torch_runs_outputs_bit_for_bit(seed: int) -> None:
+    """A campaign takes SearchResult.outputs as its float32 torch reference instead of running the
+    graph again (tensorsmith.produce): they must be what fuzzer.graph.torch_run gives, bit for bit."""
+    graph, _ = generate(GenConfig(max_nodes=12), seed)
+    r = search(graph, seed, steps=40)
+    if not r.success:
+        assert r.outputs is None
+        return
+    assert r.outputs is not None and list(r.outputs) == graph.outputs
+    want = run_torch(dataclasses.replace(graph, values={**graph.values, **r.weights}), r.inputs)
+    for n, v in want.items():
+        assert r.outputs[n].dtype == v.dtype and r.outputs[n].shape == v.shape
+        assert r.outputs[n].tobytes() == v.tobytes(), n
