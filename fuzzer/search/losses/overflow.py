@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from fuzzer.search.losses.base import Need, OpView
 from fuzzer.search.losses.table import loss
 from fuzzer.search.margins import LIMIT, OVERFLOW_SEARCH
+from fuzzer.spec.dtypes import DType
 from fuzzer.spec.registry import get
 
 
@@ -36,8 +38,35 @@ def reduce_prod(view: OpView) -> list[Need]:
     # Runtime's float32 ReduceProd of 816 values in [-3.4, 3.4] gave NaN (a lane overflowed, another
     # underflowed) where the product, 0.0058, is representable (bench/results/findings.md).
     if not view.is_float(0):
-        return []
+        return integer_reduction(view)
     big = torch.log(view.x(0).double().abs().clamp(min=1.0))
     (logs,) = get("ReduceSum").torch([big], view.attrs)  # the same axes: the attrs have the same form
     top = math.log(LIMIT[view.in_dtypes[0]])
     return [Need("ReduceProd partial products overflow", view.name(0), top - logs, 0.0, OVERFLOW_SEARCH)]
+
+
+# integer reductions -> the reduction whose exact value must fit the dtype (a mean's sum, a norm's
+# sum of squares)
+INTEGER_TOTALS = {
+    "ReduceSum": "ReduceSum",
+    "ReduceMean": "ReduceSum",
+    "ReduceProd": "ReduceProd",
+    "ReduceL1": "ReduceL1",
+    "ReduceL2": "ReduceSumSquare",
+    "ReduceSumSquare": "ReduceSumSquare",
+}
+
+
+@loss("ReduceSum", "ReduceMean", "ReduceL1", "ReduceL2", "ReduceSumSquare")
+def integer_reduction(view: OpView) -> list[Need]:
+    """An integer reduction whose exact value leaves its dtype is implementation-defined: NumPy and
+    torch wrap, ONNX Runtime's CPU kernels compute in double and saturate (microsoft/onnxruntime
+    PR 28743). Bound the exact total (computed in float64, with a log-space gap as for floats).
+    Regression: an int32 ReduceProd of 6.0e10, which ORT gave as 2147483647 and torch as 102731776."""
+    dt = view.in_dtypes[0]
+    if dt.is_float or dt == DType.bool:
+        return []
+    (total,) = get(INTEGER_TOTALS[get(view.node.op).op_type]).torch([view.x(0).double()], view.attrs)
+    top = math.log(float(np.iinfo(dt.numpy).max))
+    gap = top - torch.log(total.abs() + 1.0)
+    return [Need(f"{view.node.op} total outside {dt.name}", view.name(0), gap, 0.0, OVERFLOW_SEARCH)]
