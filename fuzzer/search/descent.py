@@ -112,8 +112,8 @@ class _Search:
 
     @property
     def opt(self) -> torch.optim.Optimizer | _NoOptimiser:
-        """The optimiser, made at its first use: most searches are clean at once and never step,
-        and torch's Rprop takes milliseconds to construct."""
+        """The optimiser, made at its first use: most searches are clean at once and never step
+        (and a process's first Rprop imports torch._dynamo, over a second)."""
         if self._opt is None:
             self._opt = self._optimiser()
         return self._opt
