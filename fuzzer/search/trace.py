@@ -218,9 +218,7 @@ class _Inputs(Sequence):
     def __len__(self) -> int:
         return len(self.names)
 
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self.exact.tensor(n) for n in self.names[k]]
+    def __getitem__(self, k: int) -> torch.Tensor:  # losses index by input position only
         return self.exact.tensor(self.names[k])
 
 
